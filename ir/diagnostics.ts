@@ -1,0 +1,109 @@
+// Diagnostics: every user-facing error of smelt comes from the catalog below.
+//
+// A user mistake (bad spec, bad weight file, bad flag) is a `SmeltError` with a code from
+// `CATALOG` and, when it points into a file, a source location; `format()` renders it as
+//   specs/x.yaml:12:7: error SPEC201: ...
+//      12 |   - { out: q, op: matmul, in: [h, wq] }
+//         |       ^^^^^
+// A broken invariant inside smelt is an `InternalError` naming the pass or component: that is
+// a bug in smelt, not in the input, and it keeps its stack trace.
+
+/** Codes, grouped by hundreds: SPEC1xx syntax/structure, SPEC2xx graph, WEIGHT, TOK, CLI. */
+export const CATALOG = {
+  SPEC100: 'YAML syntax error',
+  SPEC101: 'missing field',
+  SPEC102: 'wrong field type',
+  SPEC103: 'unknown field',
+  SPEC104: 'bad expression',
+  SPEC105: 'unknown parameter',
+  SPEC106: 'cannot read spec file',
+  SPEC201: 'unknown op',
+  SPEC202: 'wrong arity',
+  SPEC203: 'shape mismatch',
+  SPEC204: 'unknown dimension',
+  SPEC205: 'unknown value',
+  SPEC206: 'missing weight mapping',
+  SPEC207: 'bad attribute',
+  WEIGHT301: 'cannot read weight file',
+  WEIGHT302: 'truncated or corrupt weight file',
+  WEIGHT303: 'unsupported weight format',
+  WEIGHT304: 'weight shape mismatch',
+  WEIGHT305: 'weight dtype not supported',
+  WEIGHT306: 'missing tensor',
+  WEIGHT307: 'hyperparameter mismatch',
+  TOK401: 'cannot read tokenizer',
+  TOK402: 'no tokenizer',
+  CLI501: 'bad option',
+  RUN601: 'context overflow',
+  RUN602: 'unknown backend',
+} as const;
+
+export type DiagnosticCode = keyof typeof CATALOG;
+
+/** A place in a source file: 1-based line and column, and how many columns to underline. */
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+  length: number;
+  /** The full text of the file, for printing the source line. */
+  source?: string;
+}
+
+export class SmeltError extends Error {
+  constructor(
+    readonly code: DiagnosticCode,
+    readonly detail: string,
+    readonly location?: SourceLocation,
+  ) {
+    super(`${code}: ${detail}`);
+    this.name = 'SmeltError';
+  }
+
+  /** `file:line:col: error CODE: detail`, then the source line and a caret under the range. */
+  format(): string {
+    const loc = this.location;
+    if (!loc) return `error ${this.code}: ${this.detail}`;
+    const head = `${loc.file}:${loc.line}:${loc.col}: error ${this.code}: ${this.detail}`;
+    const text = loc.source?.split('\n')[loc.line - 1];
+    if (text === undefined) return head;
+    const gutter = String(loc.line).length;
+    const caret = ' '.repeat(loc.col - 1) + '^'.repeat(Math.max(1, loc.length));
+    return [
+      head,
+      ` ${loc.line} | ${text}`,
+      ` ${' '.repeat(gutter)} | ${caret}`,
+    ].join('\n');
+  }
+}
+
+/** A bug in smelt: an invariant that a pass or component relies on does not hold. */
+export class InternalError extends Error {
+  constructor(component: string, detail: string) {
+    super(`internal error in ${component}: ${detail}`);
+    this.name = 'InternalError';
+  }
+}
+
+/** Ends an exhaustive switch: a new member of the union fails the build here. */
+export function assertNever(x: never, what = 'value'): never {
+  throw new InternalError('assertNever', `unhandled ${what}: ${JSON.stringify(x)}`);
+}
+
+/** Maps a 0-based character offset in `source` to a 1-based line and column. */
+export function locate(
+  file: string,
+  source: string,
+  offset: number,
+  length: number,
+): SourceLocation {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = 0; i < offset && i < source.length; i++) {
+    if (source.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { file, line, col: offset - lineStart + 1, length, source };
+}

@@ -1,0 +1,37 @@
+// Every debug knob smelt reads, in one registry. Nothing else reads `process.env`.
+//
+// Each knob has a `SMELT_` name and a one-line doc; `smelt --help-env` prints this table.
+
+export interface Knob {
+  name: string;
+  doc: string;
+}
+
+export const KNOBS = {
+  debug: {
+    name: 'SMELT_DEBUG',
+    doc: 'verbosity: 1 kernel timings, 2 pass times, 3 IR after each pass, 4 generated source, 5 compiler commands',
+  },
+  models: {
+    name: 'SMELT_MODELS',
+    doc: 'folder holding the shared stories260K checkpoint and goldens (default ../shared/models)',
+  },
+  cacheDir: {
+    name: 'SMELT_CACHE_DIR',
+    doc: 'folder for compiled kernels (default .smelt-cache in the working directory)',
+  },
+} as const satisfies Record<string, Knob>;
+
+export type KnobName = keyof typeof KNOBS;
+
+/** The raw string value of a knob, or undefined when unset. */
+export function knob(name: KnobName): string | undefined {
+  const value = process.env[KNOBS[name].name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** SMELT_DEBUG as a number; 0 when unset or not a number. */
+export function debugLevel(): number {
+  const n = Number(knob('debug') ?? 0);
+  return Number.isFinite(n) ? n : 0;
+}
