@@ -1,0 +1,18 @@
+// The backend registry: an explicit list, looked up by name.
+
+import { SmeltError } from '../ir/diagnostics.js';
+import { refBackend } from './ref/interpreter.js';
+import type { Backend } from './types.js';
+
+export type { Backend, CompileInput, CompileOptions, Executable } from './types.js';
+
+export const BACKENDS: readonly Backend[] = [refBackend];
+
+export function backendNamed(name: string): Backend {
+  const backend = BACKENDS.find((b) => b.name === name);
+  if (!backend) {
+    const known = BACKENDS.map((b) => b.name).join(', ');
+    throw new SmeltError('RUN602', `unknown backend \`${name}\` (available: ${known})`);
+  }
+  return backend;
+}

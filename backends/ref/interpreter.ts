@@ -1,0 +1,104 @@
+// The reference interpreter: runs the graph IR node by node in plain TypeScript.
+//
+// It is the oracle every other backend and every pass is tested against, so it favours
+// being obviously right over being fast: one kernel call per node, f64 sums, fresh
+// arrays for every result. Only states (KV caches) persist between steps.
+
+import { InternalError, SmeltError, assertNever } from '../../ir/diagnostics.js';
+import type { Graph, Node } from '../../ir/graph.js';
+import type { Backend, CompileInput, Executable } from '../types.js';
+import * as k from './kernels.js';
+
+type Tensor = Float32Array | Int32Array;
+
+function dims(node: Node): number[] {
+  return node.type.shape.map((d) => (typeof d === 'number' ? d : -1));
+}
+
+class Interpreter implements Executable {
+  readonly maxContext: number;
+  private readonly states = new Map<string, Float32Array>();
+
+  constructor(private readonly graph: Graph, private readonly input: CompileInput) {
+    for (const s of input.states) {
+      this.states.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
+    }
+    this.maxContext = Math.min(...input.states.map((s) => s.shape[0]!), Infinity);
+    for (const node of graph.nodes) {
+      if (node.op === 'weight' && !input.weights.has(node.name!)) {
+        throw new InternalError('ref backend', `no data for weight ${node.name}`);
+      }
+    }
+  }
+
+  reset(): void {
+    for (const s of this.states.values()) s.fill(0);
+  }
+
+  forward(tokens: Int32Array, pos: number): Float32Array {
+    if (pos + tokens.length > this.maxContext) {
+      throw new SmeltError('RUN601', `positions ${pos}..${pos + tokens.length - 1} exceed the ` +
+        `context of ${this.maxContext} tokens (the spec's KV-cache length)`);
+    }
+    const values: Tensor[] = [];
+    for (const node of this.graph.nodes) values.push(this.run(node, values, tokens, pos));
+    return values[this.graph.outputs[0]!] as Float32Array;
+  }
+
+  private run(node: Node, values: Tensor[], tokens: Int32Array, pos: number): Tensor {
+    const seq = tokens.length;
+    const x = (i: number) => values[node.inputs[i]!] as Float32Array;
+    const operand = (i: number) => this.graph.nodes[node.inputs[i]!]!;
+    switch (node.op) {
+      case 'input':
+        return tokens;
+      case 'weight':
+        return this.input.weights.get(node.name!)!;
+      case 'state':
+        return this.states.get(node.name!)!;
+      case 'embed': {
+        const [vocab, dim] = dims(operand(0));
+        return k.embed(x(0), values[node.inputs[1]!] as Int32Array, dim!, vocab!);
+      }
+      case 'rmsnorm':
+        return k.rmsnorm(x(0), x(1), seq, dims(operand(1))[0]!, node.attrs.eps as number);
+      case 'matmul': {
+        const [n, kk] = dims(operand(1));
+        return k.matmul(x(0), x(1), seq, n!, kk!);
+      }
+      case 'rope': {
+        const width = dims(node)[1]!;
+        return k.rope(x(0), seq, width, node.attrs.head_size as number,
+          node.attrs.theta as number, pos);
+      }
+      case 'kv_write': {
+        const cache = x(0);
+        cache.set(x(1), pos * dims(operand(0))[1]!);
+        return cache;
+      }
+      case 'attention': {
+        const nHeads = node.attrs.n_heads as number;
+        return k.attention(x(0), x(1), x(2), {
+          seq, pos, nHeads, nKvHeads: node.attrs.n_kv_heads as number,
+          headSize: dims(node)[1]! / nHeads,
+        });
+      }
+      case 'silu':
+        return k.silu(x(0));
+      case 'mul':
+        return k.mul(x(0), x(1));
+      case 'add':
+        return k.add(x(0), x(1));
+      default:
+        return assertNever(node.op, 'op');
+    }
+  }
+}
+
+export const refBackend: Backend = {
+  name: 'ref',
+  description: 'reference interpreter in TypeScript (the oracle; slow)',
+  async compile(input) {
+    return new Interpreter(input.graph, input);
+  },
+};

@@ -1,0 +1,199 @@
+// The closed set of graph ops, with their arity, attributes and shape rules.
+//
+// `OP_TABLE` is typed over every `OpKind`, so a new op fails the build until it states
+// how many operands it takes, which attributes it needs and how its result type follows
+// from its operands. The frontend uses `infer` to report located spec errors; the verifier
+// uses the same rules to check graphs between passes.
+
+import type { Dim, Shape, TensorType } from './types.js';
+import { dimEquals, formatShape, formatType } from './types.js';
+
+export type OpKind =
+  | 'input' // a graph input (token ids)
+  | 'weight' // a named parameter tensor, bound at load time
+  | 'state' // a tensor that persists across forward steps (a KV cache)
+  | 'embed' // rows of a table gathered by token id
+  | 'rmsnorm' // x / rms(x) * weight, over the last dim
+  | 'matmul' // x · wᵀ: x [seq, in], w [out, in] → [seq, out]
+  | 'rope' // rotary position embedding, adjacent pairs, per head
+  | 'kv_write' // write rows pos..pos+seq of a cache; yields the updated cache
+  | 'attention' // causal grouped-query attention of q over the caches, positions 0..pos+seq
+  | 'silu'
+  | 'mul'
+  | 'add';
+
+export type AttrValue = number | string | boolean;
+export type Attrs = Readonly<Record<string, AttrValue>>;
+
+export interface AttrSpec {
+  type: 'number' | 'int' | 'bool';
+  required: boolean;
+}
+
+export interface OpInfo {
+  /** Operand names in order; they appear in diagnostics ("operand `w` of matmul"). */
+  operands: readonly string[];
+  attrs: Readonly<Record<string, AttrSpec>>;
+  /** Result type, or a message saying which operand is wrong and with what values. */
+  infer(inputs: readonly TensorType[], attrs: Attrs): TensorType | ShapeError;
+}
+
+/** Why operands do not fit an op; `operand` is the formal name of the one at fault. */
+export interface ShapeError {
+  error: string;
+  operand?: string;
+}
+
+export function isShapeError(r: TensorType | ShapeError): r is ShapeError {
+  return 'error' in r;
+}
+
+const NUMBER = { type: 'number', required: true } as const;
+const INT = { type: 'int', required: true } as const;
+
+function leaf(): OpInfo {
+  return { operands: [], attrs: {}, infer: () => ({ error: 'leaves take their type from the graph' }) };
+}
+
+function last(shape: Shape): Dim {
+  return shape[shape.length - 1]!;
+}
+
+/** A message naming the op, the operand, and both values. */
+function mismatch(op: string, operand: string, want: string, got: TensorType): ShapeError {
+  return { error: `${op}: operand \`${operand}\` must be ${want}, got ${formatType(got)}`, operand };
+}
+
+function elementwise(op: string): OpInfo {
+  return {
+    operands: ['a', 'b'],
+    attrs: {},
+    infer([a, b]) {
+      if (a!.dtype !== 'f32') return mismatch(op, 'a', 'f32', a!);
+      if (b!.dtype !== a!.dtype || b!.shape.length !== a!.shape.length ||
+        !a!.shape.every((d, i) => dimEquals(d, b!.shape[i]!))) {
+        return mismatch(op, 'b', `${formatType(a!)} like operand \`a\``, b!);
+      }
+      return a!;
+    },
+  };
+}
+
+export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
+  input: leaf(),
+  weight: leaf(),
+  state: leaf(),
+  embed: {
+    operands: ['table', 'ids'],
+    attrs: {},
+    infer([table, ids]) {
+      if (table!.dtype !== 'f32' || table!.shape.length !== 2) {
+        return mismatch('embed', 'table', 'an f32 matrix [vocab, dim]', table!);
+      }
+      if (ids!.dtype !== 'i32' || ids!.shape.length !== 1) {
+        return mismatch('embed', 'ids', 'an i32 vector [seq]', ids!);
+      }
+      return { dtype: 'f32', shape: [ids!.shape[0]!, table!.shape[1]!] };
+    },
+  },
+  rmsnorm: {
+    operands: ['x', 'weight'],
+    attrs: { eps: NUMBER },
+    infer([x, w]) {
+      if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
+        return mismatch('rmsnorm', 'x', 'an f32 matrix [seq, dim]', x!);
+      }
+      if (w!.shape.length !== 1 || !dimEquals(w!.shape[0]!, last(x!.shape))) {
+        return mismatch('rmsnorm', 'weight', `f32[${last(x!.shape)}] to match x`, w!);
+      }
+      return x!;
+    },
+  },
+  matmul: {
+    operands: ['x', 'w'],
+    attrs: {},
+    infer([x, w]) {
+      if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
+        return mismatch('matmul', 'x', 'an f32 matrix [seq, in]', x!);
+      }
+      if (w!.shape.length !== 2 || !dimEquals(w!.shape[1]!, last(x!.shape))) {
+        const want = `a matrix [out, ${last(x!.shape)}] (x is ${formatShape(x!.shape)})`;
+        return mismatch('matmul', 'w', want, w!);
+      }
+      return { dtype: 'f32', shape: [x!.shape[0]!, w!.shape[0]!] };
+    },
+  },
+  rope: {
+    operands: ['x'],
+    attrs: { head_size: INT, theta: NUMBER },
+    infer([x], attrs) {
+      const hs = attrs.head_size as number;
+      const width = last(x!.shape);
+      if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
+        return mismatch('rope', 'x', 'an f32 matrix [seq, heads * head_size]', x!);
+      }
+      if (hs % 2 !== 0 || typeof width !== 'number' || width % hs !== 0) {
+        const error = `rope: head_size ${hs} must be even and divide the width of \`x\` ` +
+          `(${formatType(x!)})`;
+        return { error, operand: 'x' };
+      }
+      return x!;
+    },
+  },
+  kv_write: {
+    operands: ['cache', 'x'],
+    attrs: {},
+    infer([cache, x]) {
+      if (cache!.shape.length !== 2 || x!.shape.length !== 2) {
+        return mismatch('kv_write', 'cache', 'a matrix [seq_len, kv_dim]', cache!);
+      }
+      if (!dimEquals(last(cache!.shape), last(x!.shape))) {
+        return mismatch('kv_write', 'x', `[seq, ${last(cache!.shape)}] to match the cache`, x!);
+      }
+      return cache!;
+    },
+  },
+  attention: {
+    operands: ['q', 'k_cache', 'v_cache'],
+    attrs: { n_heads: INT, n_kv_heads: INT },
+    infer([q, k, v], attrs) {
+      const nh = attrs.n_heads as number;
+      const nkv = attrs.n_kv_heads as number;
+      const qw = last(q!.shape);
+      if (q!.shape.length !== 2 || typeof qw !== 'number' || qw % nh !== 0) {
+        return mismatch('attention', 'q', `[seq, n_heads * head_size] with n_heads ${nh}`, q!);
+      }
+      if (nh % nkv !== 0) {
+        return { error: `attention: n_heads ${nh} is not a multiple of n_kv_heads ${nkv}` };
+      }
+      const kvWidth = (qw / nh) * nkv;
+      if (k!.shape.length !== 2 || k!.shape[1] !== kvWidth) {
+        return mismatch('attention', 'k_cache', `[seq_len, ${kvWidth}] (n_kv_heads × head_size)`, k!);
+      }
+      if (v!.shape.length !== 2 || v!.shape[1] !== kvWidth || v!.shape[0] !== k!.shape[0]) {
+        return mismatch('attention', 'v_cache', `${formatShape(k!.shape)} like k_cache`, v!);
+      }
+      return q!;
+    },
+  },
+  silu: {
+    operands: ['x'],
+    attrs: {},
+    infer([x]) {
+      return x!.dtype === 'f32' ? x! : mismatch('silu', 'x', 'f32', x!);
+    },
+  },
+  mul: elementwise('mul'),
+  add: elementwise('add'),
+};
+
+export const OP_KINDS = Object.keys(OP_TABLE) as OpKind[];
+
+export function isOpKind(name: string): name is OpKind {
+  return Object.hasOwn(OP_TABLE, name);
+}
+
+/** Ops that may be written in a spec's graph; leaves come from declarations instead. */
+export function isComputeOp(op: OpKind): boolean {
+  return op !== 'input' && op !== 'weight' && op !== 'state';
+}

@@ -1,0 +1,126 @@
+// Arithmetic over hyperparameters: `dim / n_heads`, `n_kv_heads * head_size`, `1e-5`.
+//
+// Grammar: expr = term (('+' | '-') term)*; term = atom (('*' | '/') atom)*;
+// atom = number | name | '(' expr ')'. Every name keeps its location so that an unknown
+// parameter is reported under the name itself.
+
+import type { SourceLocation } from '../../ir/diagnostics.js';
+import { SmeltError } from '../../ir/diagnostics.js';
+
+export type Expr =
+  | { kind: 'num'; value: number; loc: SourceLocation }
+  | { kind: 'bool'; value: boolean; loc: SourceLocation }
+  | { kind: 'name'; name: string; loc: SourceLocation }
+  | { kind: 'bin'; op: '+' | '-' | '*' | '/'; left: Expr; right: Expr; loc: SourceLocation };
+
+export type Value = number | boolean;
+export type Env = ReadonlyMap<string, Value>;
+
+/** Maps a character range of the expression text to a location in the spec file. */
+export type Locator = (from: number, length: number) => SourceLocation;
+
+const TOKEN = /\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)|([A-Za-z_]\w*)|(.))/y;
+
+interface Token {
+  text: string;
+  kind: 'num' | 'name' | 'punct';
+  at: number;
+}
+
+function tokenize(text: string, at: Locator): Token[] {
+  const tokens: Token[] = [];
+  TOKEN.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while (TOKEN.lastIndex < text.length && (m = TOKEN.exec(text))) {
+    const raw = m[1] ?? m[2] ?? m[3];
+    if (raw === undefined) break;
+    const start = m.index + m[0].length - raw.length;
+    const kind = m[1] ? 'num' : m[2] ? 'name' : 'punct';
+    if (kind === 'punct' && !'+-*/()'.includes(raw)) {
+      throw new SmeltError('SPEC104', `unexpected \`${raw}\` in expression \`${text}\``,
+        at(start, 1));
+    }
+    tokens.push({ text: raw, kind, at: start });
+  }
+  return tokens;
+}
+
+export function parseExpr(text: string, at: Locator): Expr {
+  const tokens = tokenize(text, at);
+  let i = 0;
+  const fail = (why: string, pos: number): never => {
+    throw new SmeltError('SPEC104', `${why} in expression \`${text.trim()}\``, at(pos, 1));
+  };
+
+  const atom = (): Expr => {
+    const t = tokens[i++];
+    if (!t) return fail('missing operand', text.length);
+    const loc = at(t.at, t.text.length);
+    if (t.kind === 'num') return { kind: 'num', value: Number(t.text), loc };
+    if (t.kind === 'name' && (t.text === 'true' || t.text === 'false')) {
+      return { kind: 'bool', value: t.text === 'true', loc };
+    }
+    if (t.kind === 'name') return { kind: 'name', name: t.text, loc };
+    if (t.text === '(') {
+      const inner = sum();
+      if (tokens[i]?.text !== ')') fail('missing `)`', tokens[i]?.at ?? text.length);
+      i++;
+      return inner;
+    }
+    return fail(`unexpected \`${t.text}\``, t.at);
+  };
+  const chain = (next: () => Expr, ops: string): (() => Expr) => () => {
+    let left = next();
+    while (tokens[i] && ops.includes(tokens[i]!.text)) {
+      const op = tokens[i++]!.text as '+' | '-' | '*' | '/';
+      left = { kind: 'bin', op, left, right: next(), loc: left.loc };
+    }
+    return left;
+  };
+  const product = chain(atom, '*/');
+  const sum = chain(product, '+-');
+
+  const expr = sum();
+  if (i < tokens.length) fail(`unexpected \`${tokens[i]!.text}\``, tokens[i]!.at);
+  return expr;
+}
+
+/** Evaluates `expr`; a name missing from `env` is SPEC105 listing what is known. */
+export function evalExpr(expr: Expr, env: Env): Value {
+  switch (expr.kind) {
+    case 'num':
+    case 'bool':
+      return expr.value;
+    case 'name': {
+      const v = env.get(expr.name);
+      if (v === undefined) {
+        const known = [...env.keys()].join(', ');
+        throw new SmeltError('SPEC105', `unknown parameter \`${expr.name}\` (known: ${known})`,
+          expr.loc);
+      }
+      return v;
+    }
+    case 'bin': {
+      const l = evalExpr(expr.left, env);
+      const r = evalExpr(expr.right, env);
+      if (typeof l !== 'number' || typeof r !== 'number') {
+        throw new SmeltError('SPEC104', `\`${expr.op}\` needs numbers, got ${l} and ${r}`,
+          expr.loc);
+      }
+      if (expr.op === '/' && r === 0) {
+        throw new SmeltError('SPEC104', 'division by zero', expr.loc);
+      }
+      return expr.op === '+' ? l + r : expr.op === '-' ? l - r : expr.op === '*' ? l * r : l / r;
+    }
+  }
+}
+
+/** Evaluates to a positive whole number, as a shape dim must be. */
+export function evalDim(expr: Expr, env: Env, text: string): number {
+  const v = evalExpr(expr, env);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) {
+    throw new SmeltError('SPEC204',
+      `dimension \`${text}\` evaluates to ${v}, not a positive whole number`, expr.loc);
+  }
+  return v;
+}

@@ -1,0 +1,171 @@
+// Binds a spec to weights: reads a checkpoint through the spec's weight-name maps (or
+// makes seeded random weights), checks every tensor's shape against the graph, and
+// returns f32 data for every weight leaf.
+//
+// Hyperparameters: a model file's numbers win; numbers the model file leaves unset come
+// from the checkpoint (GGUF metadata, llama2.c header). A checkpoint whose header
+// disagrees with the model file on a number it stores is WEIGHT307, naming both values.
+
+import type { SourceLocation } from '../../ir/diagnostics.js';
+import { SmeltError } from '../../ir/diagnostics.js';
+import type { CompileInput } from '../../backends/index.js';
+import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend/index.js';
+import { specGraph } from '../frontend/index.js';
+import type { Env } from '../frontend/expr.js';
+import { evalDim } from '../frontend/expr.js';
+import type { Llama2cMap, NameMap } from '../frontend/formats.js';
+import { tensorToF32 } from './weights/dequant.js';
+import { layoutLlama2c } from './weights/llama2c.js';
+import type { Llama2cHeader } from './weights/llama2c.js';
+import { readWeightFile } from './weights/open.js';
+import type { MetaValue, WeightFile } from './weights/types.js';
+import { randomWeights } from './random.js';
+
+export interface LoadedModel {
+  model: ModelGraph;
+  /** f32 data of every weight leaf, by leaf name. */
+  weights: Map<string, Float32Array>;
+  /** The GGUF/safetensors file, when the weights came from one (it may carry a vocabulary). */
+  file?: WeightFile;
+}
+
+/** What a backend compiles: the graph, its states and the weight data. */
+export function compileInput(loaded: LoadedModel): CompileInput {
+  return { graph: loaded.model.graph, states: loaded.model.states, weights: loaded.weights };
+}
+
+export type WeightSource = { path: string } | { seed: number };
+
+function formatMap<K extends 'gguf' | 'safetensors' | 'llama2c'>(spec: LoadedSpec, format: K,
+  path: string) {
+  const map = spec.arch.formats[format];
+  if (!map) {
+    throw new SmeltError('SPEC206', `${path} is a ${format} file, but architecture ` +
+      `${spec.arch.name} (${spec.arch.file}) has no \`formats.${format}\` map`);
+  }
+  return map as NonNullable<LoadedSpec['arch']['formats'][K]>;
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function shapeMismatch(slot: WeightSlot, tensor: string, path: string, got: readonly number[]) {
+  return new SmeltError('WEIGHT304', `weight \`${slot.name}\` (tensor ${tensor} in ${path}) has ` +
+    `shape [${got.join(', ')}], the spec needs [${slot.shape.join(', ')}]`, slot.decl.loc);
+}
+
+function tensorName(map: NameMap, slot: WeightSlot): string {
+  const names = slot.layer === undefined ? map.weights : map.layerWeights;
+  return names.get(slot.decl.name)!.tensor.replaceAll('{layer}', String(slot.layer ?? ''));
+}
+
+/** Reads every weight of `model` from a named-tensor file (GGUF or safetensors). */
+function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<string, Float32Array> {
+  const weights = new Map<string, Float32Array>();
+  for (const slot of model.slots) {
+    const name = tensorName(map, slot);
+    const entry = file.tensors.get(name);
+    if (!entry) {
+      throw new SmeltError('WEIGHT306', `${file.path} has no tensor ${name} ` +
+        `(weight \`${slot.name}\`, shape [${slot.shape.join(', ')}])`, slot.decl.loc);
+    }
+    if (!sameShape(entry.shape, slot.shape)) throw shapeMismatch(slot, name, file.path, entry.shape);
+    weights.set(slot.name, tensorToF32(file, entry));
+  }
+  return weights;
+}
+
+function metaNumber(value: MetaValue | undefined): number | boolean | undefined {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value) || typeof value === 'string') return undefined;
+  return value;
+}
+
+/** Hyperparameters the GGUF metadata gives, for those the model file leaves unset. */
+function ggufParams(spec: LoadedSpec, file: WeightFile): Map<string, GivenParam> {
+  const given = new Map<string, GivenParam>();
+  for (const [param, source] of formatMap(spec, 'gguf', file.path).params) {
+    if (spec.model?.params.has(param)) continue;
+    const raw = file.metadata.get(source.key);
+    const value = source.lengthOf ? (Array.isArray(raw) ? raw.length : undefined) : metaNumber(raw);
+    if (value !== undefined) given.set(param, { value });
+  }
+  return given;
+}
+
+function llama2cParams(spec: LoadedSpec, map: Llama2cMap, header: Llama2cHeader, path: string) {
+  const values = [header.dim, header.hidden_dim, header.n_layers, header.n_heads,
+    header.n_kv_heads, header.vocab_size, header.seq_len];
+  const given = new Map<string, GivenParam>();
+  const fromFile: [string, number | boolean, SourceLocation][] =
+    map.header.map((field, i) => [field.name, values[i]!, field.loc]);
+  if (spec.arch.params.some((p) => p.name === 'tied_output')) {
+    fromFile.push(['tied_output', header.shared_classifier, map.loc]);
+  }
+  for (const [param, value] of fromFile) {
+    const set = spec.model?.params.get(param);
+    if (set && set.value !== value) {
+      throw new SmeltError('WEIGHT307', `${path} has ${param} = ${value}, but the model file ` +
+        `sets ${param} = ${set.value}`, set.loc);
+    }
+    given.set(param, { value });
+  }
+  return given;
+}
+
+/** Lays out a llama2.c file in the spec's tensor order and splits stacked layer weights. */
+function readLlama2c(model: ModelGraph, map: Llama2cMap, path: string, bytes: Uint8Array,
+  header: Llama2cHeader): Map<string, Float32Array> {
+  const env: Env = model.env;
+  const nLayers = new Set(model.slots.map((w) => w.layer ?? 0)).size;
+  const order = header.version === 0 ? map.legacy : map.v1;
+  const entries: { name: string; shape: number[] }[] = [];
+  for (const [i, e] of order.entries()) {
+    if (e.kind === 'skip') {
+      entries.push({ name: `skip:${i}`, shape: e.shape.map((d) => evalDim(d.expr, env, d.text)) });
+      continue;
+    }
+    const slot = model.slots.find((w) => w.decl.name === e.name);
+    if (!slot) continue; // tied to another weight: not stored
+    entries.push({ name: e.name, shape: e.stacked ? [nLayers, ...slot.shape] : slot.shape });
+  }
+  const file = layoutLlama2c(path, bytes, header, entries);
+  const weights = new Map<string, Float32Array>();
+  for (const slot of model.slots) {
+    const data = tensorToF32(file, file.tensors.get(slot.decl.name)!);
+    if (slot.layer === undefined) {
+      weights.set(slot.name, data);
+    } else {
+      const size = data.length / nLayers;
+      weights.set(slot.name, data.slice(slot.layer * size, (slot.layer + 1) * size));
+    }
+  }
+  return weights;
+}
+
+export function loadModel(spec: LoadedSpec, source: WeightSource): LoadedModel {
+  if ('seed' in source) {
+    const model = specGraph(spec);
+    return { model, weights: randomWeights(model, source.seed) };
+  }
+  const read = readWeightFile(source.path);
+  switch (read.kind) {
+    case 'gguf': {
+      const model = specGraph(spec, ggufParams(spec, read.file), `GGUF metadata of ${source.path}`);
+      const weights = readNamed(model, read.file, formatMap(spec, 'gguf', source.path));
+      return { model, weights, file: read.file };
+    }
+    case 'safetensors': {
+      const model = specGraph(spec);
+      const map = formatMap(spec, 'safetensors', source.path);
+      return { model, weights: readNamed(model, read.file, map), file: read.file };
+    }
+    case 'llama2c': {
+      const map = formatMap(spec, 'llama2c', source.path);
+      const given = llama2cParams(spec, map, read.header, source.path);
+      const model = specGraph(spec, given, `llama2.c header of ${source.path}`);
+      return { model, weights: readLlama2c(model, map, source.path, read.bytes, read.header) };
+    }
+  }
+}
