@@ -60,6 +60,7 @@ export function readGguf(path: string, bytes: Uint8Array): WeightFile {
 
   // header: magic, version and the two counts
   readMagicAndVersion(cur);
+  cur.what = 'GGUF header';
   const tensorCount = cur.count(MIN_TENSOR_INFO_BYTES, 'tensor count');
   const kvCount = cur.count(MIN_KV_BYTES, 'metadata count');
 

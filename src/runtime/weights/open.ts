@@ -4,8 +4,8 @@
 //   gguf         the bytes "GGUF"
 //   llama2c v1   u32 magic 0x616b3432 ("24ka" on disk)
 //   safetensors  a u64 header length that fits in the file, followed by '{'
-//   llama2c      legacy: 7 int32 describing a plausible model, and a file long enough to
-//                hold its token embedding
+//   llama2c      legacy: 7 int32 describing a plausible model (positive sizes, dim divisible
+//                by n_heads, n_heads by n_kv_heads); random bytes essentially never pass
 // Anything else is WEIGHT303 listing these formats; an empty file is WEIGHT302; a file that
 // cannot be read is WEIGHT301 with the OS reason. The whole file is read into memory.
 import { readFileSync } from 'node:fs';
@@ -78,11 +78,9 @@ function looksLikeSafetensors(view: DataView): boolean {
   return n > 0n && n <= BigInt(view.byteLength - 8) && view.getUint8(8) === 0x7b; // '{'
 }
 
+/** The file size is not checked, so a truncated checkpoint gets the layout's WEIGHT302. */
 function looksLikeLegacyLlama2c(bytes: Uint8Array): boolean {
-  if (bytes.length < 28) return false;
-  const config = configAt(bytes, 0);
-  if (implausibleConfig(config) !== undefined) return false;
-  return bytes.length >= 28 + 4 * Math.abs(config.vocab_size) * config.dim;
+  return bytes.length >= 28 && implausibleConfig(configAt(bytes, 0)) === undefined;
 }
 
 /** OS error codes in words. */

@@ -1,0 +1,66 @@
+// `smelt run`: generate text from a spec and weights, streaming it as it comes.
+
+import { backendNamed } from '../../backends/index.js';
+import { SmeltError } from '../../ir/diagnostics.js';
+import { generate } from '../runtime/generate.js';
+import { compileInput } from '../runtime/load.js';
+import type { ModelFlags } from './setup.js';
+import { loadFromFlags, tokenizerFor } from './setup.js';
+
+export interface RunFlags extends ModelFlags {
+  prompt: string;
+  steps: number;
+  temperature: number;
+  topK: number;
+  topP: number;
+  seed?: number;
+  backend: string;
+  threads: number;
+}
+
+/** BOS when no tokenizer says otherwise: the llama/SentencePiece convention. */
+const DEFAULT_BOS = 1;
+
+function rate(tokens: number, seconds: number): string {
+  return seconds > 0 ? `${(tokens / seconds).toFixed(1)} tok/s` : '—';
+}
+
+export async function runCommand(specPath: string, flags: RunFlags): Promise<void> {
+  const backend = backendNamed(flags.backend);
+  const loaded = loadFromFlags(specPath, flags);
+  const tokenizer = tokenizerFor(loaded, flags);
+  if (!tokenizer && flags.prompt !== '') {
+    throw new SmeltError('TOK402', 'a text prompt needs a tokenizer: pass --tokenizer FILE ' +
+      '(llama2.c tokenizer .bin), or use GGUF weights that embed a vocabulary');
+  }
+  if (flags.threads > 1 && backend.name === 'ref') {
+    process.stderr.write('note: the ref backend runs on one thread; --threads is ignored\n');
+  }
+  const exe = await backend.compile(compileInput(loaded), { threads: flags.threads });
+
+  // the prompt is printed as the model reads it, then every token as it is chosen
+  const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];
+  const utf8 = new TextDecoder('utf-8');
+  const emit = (prev: number, token: number) => {
+    if (!tokenizer) return void process.stdout.write(`${token} `);
+    process.stdout.write(utf8.decode(tokenizer.decodePiece(prev, token), { stream: true }));
+  };
+  for (let i = 1; i < prompt.length; i++) emit(prompt[i - 1]!, prompt[i]!);
+  const result = generate(exe, prompt, {
+    steps: flags.steps,
+    temperature: flags.temperature,
+    topK: flags.topK,
+    topP: flags.topP,
+    seed: flags.seed ?? Date.now(),
+    stopTokens: tokenizer ? [tokenizer.bos, tokenizer.eos] : [DEFAULT_BOS],
+    onToken: (token, prev) => emit(prev, token),
+  });
+  await new Promise((done) => process.stdout.write(utf8.decode() + '\n', done));
+
+  const generated = result.tokens.length - result.promptTokens;
+  const decodeSteps = Math.max(0, generated - 1);
+  process.stderr.write(`${backend.name}: prompt ${result.promptTokens} tokens in ` +
+    `${(result.prefillSeconds * 1000).toFixed(1)} ms (${rate(result.promptTokens,
+      result.prefillSeconds)}), generated ${generated} tokens, decode ` +
+    `${rate(decodeSteps, result.decodeSeconds)}\n`);
+}

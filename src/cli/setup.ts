@@ -1,0 +1,43 @@
+// What `run` and `inspect` share: spec + weights + tokenizer, resolved from the flags.
+
+import { SmeltError } from '../../ir/diagnostics.js';
+import { loadSpec } from '../frontend/index.js';
+import type { LoadedModel } from '../runtime/load.js';
+import { loadModel } from '../runtime/load.js';
+import type { Tokenizer } from '../runtime/tokenizer/index.js';
+import { loadLlama2cTokenizer, tokenizerFromGguf } from '../runtime/tokenizer/index.js';
+
+export interface ModelFlags {
+  weights?: string;
+  randomWeights?: number;
+  tokenizer?: string;
+}
+
+export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel {
+  if (flags.weights !== undefined && flags.randomWeights !== undefined) {
+    throw new SmeltError('CLI501', 'pass either --weights FILE or --random-weights SEED, not both');
+  }
+  const spec = loadSpec(specPath);
+  if (flags.weights !== undefined) return loadModel(spec, { path: flags.weights });
+  if (flags.randomWeights !== undefined) return loadModel(spec, { seed: flags.randomWeights });
+  throw new SmeltError('CLI501',
+    'no weights: pass --weights FILE (GGUF, safetensors or llama2.c .bin) or --random-weights SEED');
+}
+
+/** The tokenizer from --tokenizer, else the one embedded in a GGUF, else none. */
+export function tokenizerFor(loaded: LoadedModel, flags: ModelFlags): Tokenizer | undefined {
+  const vocab = Number(loaded.model.env.get('vocab_size') ?? 0);
+  if (flags.tokenizer !== undefined) {
+    if (flags.tokenizer.endsWith('.gguf')) {
+      throw new SmeltError('CLI501',
+        `--tokenizer takes a llama2.c tokenizer .bin; ${flags.tokenizer} is a GGUF — pass it ` +
+        'as --weights and its vocabulary is used');
+    }
+    return loadLlama2cTokenizer(flags.tokenizer, vocab);
+  }
+  const meta = loaded.file?.metadata;
+  if (loaded.file?.format === 'gguf' && meta?.has('tokenizer.ggml.model')) {
+    return tokenizerFromGguf(meta, loaded.file.path);
+  }
+  return undefined;
+}
