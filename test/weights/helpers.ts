@@ -29,7 +29,10 @@ export interface GgufTensorSpec {
 export class Bytes {
   private out: number[] = [];
   u8(v: number): this { this.out.push(v & 0xff); return this; }
-  raw(b: ArrayLike<number>): this { for (let i = 0; i < b.length; i++) this.out.push(b[i]!); return this; }
+  raw(b: ArrayLike<number>): this {
+    for (let i = 0; i < b.length; i++) this.out.push(b[i]!);
+    return this;
+  }
   private put(n: number, set: (v: DataView) => void): this {
     const v = new DataView(new ArrayBuffer(n));
     set(v);
@@ -115,7 +118,8 @@ export function expectSmeltError(
     caught = e;
   }
   if (!(caught instanceof SmeltError)) {
-    throw new Error(`expected SmeltError ${code}, got ${caught === undefined ? 'no error' : String(caught)}`);
+    const got = caught === undefined ? 'no error' : String(caught);
+    throw new Error(`expected SmeltError ${code}, got ${got}`);
   }
   expect(caught.code).toBe(code);
   for (const f of fragments) expect(caught.message).toContain(f);

@@ -35,7 +35,8 @@ function llamaLayout(h: Llama2cHeader): Entry[] {
   const wcls = h.shared_classifier ? [] : one('output.weight', [V, dim]);
   if (h.version === 1) {
     return [
-      ...layers('attn_norm', [dim]), ...layers('ffn_norm', [dim]), ...one('output_norm.weight', [dim]),
+      ...layers('attn_norm', [dim]), ...layers('ffn_norm', [dim]),
+      ...one('output_norm.weight', [dim]),
       ...one('token_embd.weight', [V, dim]), ...matrices, ...ffn, ...wcls,
     ];
   }
@@ -67,7 +68,7 @@ describe.each([
     expect(header).toEqual({ version, dataOffset, ...STORIES, shared_classifier: true });
   });
 
-  test('the layout covers the file exactly and every tensor equals the GGUF one bit for bit', () => {
+  test('the layout covers the file exactly; every tensor equals the GGUF one bit for bit', () => {
     const layout = llamaLayout(header);
     const file = layoutLlama2c(path, bytes, header, layout);
     expect(file.format).toBe('llama2c');

@@ -121,7 +121,7 @@ function checkedBytes(file: WeightFile, entry: TensorEntry): Uint8Array {
     );
   }
   const end = entry.offset + entry.byteLength;
-  if (!(entry.offset >= 0 && end <= file.bytes.length)) {
+  if (!(Number.isSafeInteger(entry.offset) && entry.offset >= 0 && end <= file.bytes.length)) {
     throw new SmeltError(
       'WEIGHT302',
       `${file.path}: tensor ${entry.name} needs ${entry.byteLength} bytes at offset ` +

@@ -9,7 +9,7 @@
 // Anything else is WEIGHT303 listing these formats; an empty file is WEIGHT302; a file that
 // cannot be read is WEIGHT301 with the OS reason. The whole file is read into memory.
 import { readFileSync } from 'node:fs';
-import { SmeltError } from '../../../ir/diagnostics.js';
+import { SmeltError, assertNever } from '../../../ir/diagnostics.js';
 import { readGguf } from './gguf.js';
 import {
   LLAMA2C_MAGIC,
@@ -53,6 +53,8 @@ export function readWeightFile(path: string): ReadWeights {
       return { kind, file: readSafetensors(path, bytes) };
     case 'llama2c':
       return { kind, path, bytes, header: readLlama2cHeader(path, bytes) };
+    default:
+      return assertNever(kind, 'weight format');
   }
 }
 
