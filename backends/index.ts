@@ -1,12 +1,13 @@
 // The backend registry: an explicit list, looked up by name.
 
 import { SmeltError } from '../ir/diagnostics.js';
+import { cBackend } from './c/index.js';
 import { refBackend } from './ref/interpreter.js';
 import type { Backend } from './types.js';
 
 export type { Backend, CompileInput, CompileOptions, Executable } from './types.js';
 
-export const BACKENDS: readonly Backend[] = [refBackend];
+export const BACKENDS: readonly Backend[] = [refBackend, cBackend];
 
 export function backendNamed(name: string): Backend {
   const backend = BACKENDS.find((b) => b.name === name);

@@ -2,7 +2,9 @@
 // forward step. Every backend keeps the same contract, so the runtime, the tests and the
 // benchmarks treat them alike.
 
+import { SmeltError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
+import type { Target } from '../ir/target.js';
 
 /** A graph with its persistent states, as the frontend builds it. */
 export interface CompileInput {
@@ -14,6 +16,21 @@ export interface CompileInput {
 
 export interface CompileOptions {
   threads: number;
+  /** Machine to generate code for; the host's when absent. */
+  target?: Target;
+}
+
+/** What every backend checks before a step: positions fit the cache, ids fit the vocab. */
+export function checkStep(tokens: Int32Array, pos: number, vocab: number, maxContext: number) {
+  if (pos < 0 || pos + tokens.length > maxContext) {
+    throw new SmeltError('RUN601', `positions ${pos}..${pos + tokens.length - 1} exceed the ` +
+      `context of ${maxContext} tokens (the spec's KV-cache length)`);
+  }
+  for (const id of tokens) {
+    if (!(id >= 0 && id < vocab)) {
+      throw new SmeltError('RUN603', `token id ${id} is outside the vocabulary 0..${vocab - 1}`);
+    }
+  }
 }
 
 export interface Executable {

@@ -8,7 +8,7 @@
 // A broken invariant inside smelt is an `InternalError` naming the pass or component: that is
 // a bug in smelt, not in the input, and it keeps its stack trace.
 
-/** Codes, grouped by hundreds: SPEC1xx syntax/structure, SPEC2xx graph, WEIGHT, TOK, CLI. */
+/** Codes by hundreds: SPEC1xx structure, SPEC2xx graph, WEIGHT3xx, TOK4xx, CLI5xx, RUN6xx, BACKEND7xx. */
 export const CATALOG = {
   SPEC100: 'YAML syntax error',
   SPEC101: 'missing field',
@@ -36,6 +36,10 @@ export const CATALOG = {
   CLI501: 'bad option',
   RUN601: 'context overflow',
   RUN602: 'unknown backend',
+  RUN603: 'token id out of range',
+  BACKEND701: 'no C compiler',
+  BACKEND702: 'C compilation failed',
+  BACKEND703: 'cannot load compiled module',
 } as const;
 
 export type DiagnosticCode = keyof typeof CATALOG;

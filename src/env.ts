@@ -18,7 +18,15 @@ export const KNOBS = {
   },
   cacheDir: {
     name: 'SMELT_CACHE_DIR',
-    doc: 'folder for compiled kernels (default .smelt-cache in the working directory)',
+    doc: 'folder for compiled modules (default $XDG_CACHE_HOME/smelt or ~/.cache/smelt)',
+  },
+  cc: {
+    name: 'SMELT_CC',
+    doc: 'C compiler for the native backend (default cc)',
+  },
+  xdgCache: {
+    name: 'XDG_CACHE_HOME',
+    doc: 'standard user cache folder; smelt keeps compiled modules in its smelt/ subfolder',
   },
 } as const satisfies Record<string, Knob>;
 
@@ -26,7 +34,7 @@ export type KnobName = keyof typeof KNOBS;
 
 /** The raw string value of a knob, or undefined when unset. */
 export function knob(name: KnobName): string | undefined {
-  const value = process.env[KNOBS[name].name];
+  const value = process.env[KNOBS[name].name as string];
   return value === undefined || value === '' ? undefined : value;
 }
 

@@ -4,9 +4,10 @@
 // being obviously right over being fast: one kernel call per node, f64 sums, fresh
 // arrays for every result. Only states (KV caches) persist between steps.
 
-import { InternalError, SmeltError, assertNever } from '../../ir/diagnostics.js';
+import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { Backend, CompileInput, Executable } from '../types.js';
+import { checkStep } from '../types.js';
 import * as k from './kernels.js';
 
 type Tensor = Float32Array | Int32Array;
@@ -17,6 +18,7 @@ function dims(node: Node): number[] {
 
 class Interpreter implements Executable {
   readonly maxContext: number;
+  private readonly vocab: number;
   private readonly states = new Map<string, Float32Array>();
 
   constructor(private readonly graph: Graph, private readonly input: CompileInput) {
@@ -24,6 +26,8 @@ class Interpreter implements Executable {
       this.states.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     }
     this.maxContext = Math.min(...input.states.map((s) => s.shape[0]!), Infinity);
+    const logits = graph.nodes[graph.outputs[0]!]!.type.shape;
+    this.vocab = logits[logits.length - 1] as number;
     for (const node of graph.nodes) {
       if (node.op === 'weight' && !input.weights.has(node.name!)) {
         throw new InternalError('ref backend', `no data for weight ${node.name}`);
@@ -36,10 +40,7 @@ class Interpreter implements Executable {
   }
 
   forward(tokens: Int32Array, pos: number): Float32Array {
-    if (pos + tokens.length > this.maxContext) {
-      throw new SmeltError('RUN601', `positions ${pos}..${pos + tokens.length - 1} exceed the ` +
-        `context of ${this.maxContext} tokens (the spec's KV-cache length)`);
-    }
+    checkStep(tokens, pos, this.vocab, this.maxContext);
     const values: Tensor[] = [];
     for (const node of this.graph.nodes) values.push(this.run(node, values, tokens, pos));
     return values[this.graph.outputs[0]!] as Float32Array;

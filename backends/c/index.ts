@@ -1,0 +1,91 @@
+// The native backend: kernel program → C → shared library (cached) → koffi.
+//
+// The whole forward step is one native call. Weights are copied once into the library's
+// own 2 MiB-aligned, huge-page-advised region; the KV cache and the arena live there too.
+
+import koffi from 'koffi';
+import { SmeltError } from '../../ir/diagnostics.js';
+import { detectTarget } from '../../ir/target.js';
+import { compileProgram } from '../../passes/pipeline.js';
+import { debugLevel } from '../../src/env.js';
+import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
+import { checkStep } from '../types.js';
+import { compileShared } from './compile.js';
+import { renderC } from './render.js';
+
+/** Tokens per native call; longer prompts are fed in chunks of this many. */
+export const MAX_TOKENS = 128;
+
+// libgomp must stay loaded for the life of the process: unloading it crashes Node.
+let gomp: unknown;
+
+function loadLibrary(path: string) {
+  gomp ??= koffi.load('libgomp.so.1');
+  try {
+    const lib = koffi.load(path);
+    return {
+      init: lib.func('int smelt_init(int threads)'),
+      setWeights: lib.func('void smelt_set_weights(int64_t offset, const float *data, int64_t count)'),
+      reset: lib.func('void smelt_reset(void)'),
+      forward: lib.func('void smelt_forward(const int32_t *tokens, int n, int pos, float *logits)'),
+    };
+  } catch (e) {
+    throw new SmeltError('BACKEND703', `cannot load ${path}: ${(e as Error).message}`);
+  }
+}
+
+export async function compileNative(input: CompileInput, options: CompileOptions) {
+  const target = options.target ?? detectTarget();
+  const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
+  const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext));
+  const source = renderC(program);
+  if (debugLevel() >= 4) process.stderr.write(source);
+  const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC'];
+  const compiled = compileShared(source, flags, 'model');
+  return { program, source, compiled, target, maxContext };
+}
+
+type Library = ReturnType<typeof loadLibrary>;
+
+class NativeExecutable implements Executable {
+  constructor(
+    private readonly lib: Library,
+    private readonly vocab: number,
+    private readonly maxTokens: number,
+    readonly maxContext: number,
+  ) {}
+
+  reset(): void {
+    this.lib.reset();
+  }
+
+  /** Feeds `tokens` in chunks of at most maxTokens; logits of every token, [n, vocab]. */
+  forward(tokens: Int32Array, pos: number): Float32Array {
+    checkStep(tokens, pos, this.vocab, this.maxContext);
+    const logits = new Float32Array(tokens.length * this.vocab);
+    for (let at = 0; at < tokens.length; at += this.maxTokens) {
+      const chunk = tokens.subarray(at, at + this.maxTokens);
+      this.lib.forward(chunk, chunk.length, pos + at,
+        logits.subarray(at * this.vocab, (at + chunk.length) * this.vocab));
+    }
+    return logits;
+  }
+}
+
+export const cBackend: Backend = {
+  name: 'c',
+  description: 'native code: generated C compiled with the system compiler (OpenMP)',
+  async compile(input, options): Promise<Executable> {
+    const { program, compiled, maxContext } = await compileNative(input, options);
+    const lib = loadLibrary(compiled.path);
+    if (lib.init(options.threads) !== 0) {
+      throw new SmeltError('BACKEND703', `cannot allocate ${program.sizes.weights * 4} bytes of ` +
+        'weights for the native module');
+    }
+    for (const { name, offset } of program.weights) {
+      const data = input.weights.get(name)!;
+      lib.setWeights(offset, data, data.length);
+    }
+    return new NativeExecutable(lib, program.vocab, program.maxTokens, maxContext);
+  },
+};

@@ -1,0 +1,128 @@
+// Kernel IR: loop nests over buffers, the form every backend renders.
+//
+// A kernel is a function of buffer pointers and two step scalars — `n` (tokens in this
+// step) and `pos` (position of the first one). Its body is statements: loops (possibly
+// parallel: iterations are independent and each is computed by one thread, so results do
+// not depend on the thread count), typed locals, stores. Vector values have `lanes` > 1;
+// `load`/`store` of a vector read/write that many consecutive elements, `splat` broadcasts
+// a scalar and `hsum` adds the lanes in a fixed order. Reductions are always written out
+// explicitly in this order, never left to a compiler's reassociation.
+//
+// Index arithmetic is i32; float arithmetic is f32 unless a local is declared f64.
+
+export type ScalarType = 'f32' | 'f64' | 'i32';
+
+export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min';
+export type MathFn = 'exp' | 'sqrt' | 'cos' | 'sin' | 'pow';
+
+export type KExpr =
+  | { k: 'int'; value: number }
+  | { k: 'float'; value: number }
+  | { k: 'var'; name: string }
+  | { k: 'bin'; op: BinOp; a: KExpr; b: KExpr }
+  | { k: 'call'; fn: MathFn; args: KExpr[] }
+  | { k: 'load'; buf: string; index: KExpr; lanes: number }
+  | { k: 'splat'; value: KExpr; lanes: number }
+  | { k: 'hsum'; value: KExpr; lanes: number }
+  | { k: 'cast'; to: ScalarType; value: KExpr };
+
+export type KStmt =
+  | {
+    k: 'for';
+    var: string;
+    from: KExpr;
+    to: KExpr;
+    step: number;
+    /** Iterations are independent and may run on different threads. */
+    parallel?: boolean;
+    body: KStmt[];
+  }
+  | { k: 'let'; name: string; type: ScalarType; lanes: number; value: KExpr }
+  | { k: 'set'; name: string; value: KExpr }
+  | { k: 'store'; buf: string; index: KExpr; value: KExpr; lanes: number }
+  /** A zeroed local f32 array (per thread), addressed like a buffer. */
+  | { k: 'array'; name: string; size: number }
+  | { k: 'if'; cond: { a: KExpr; op: '<' | '>=' | '=='; b: KExpr }; then: KStmt[] }
+  | { k: 'comment'; text: string };
+
+export interface KernelParam {
+  name: string;
+  type: 'f32' | 'i32';
+  /** Written by the kernel (otherwise read-only). */
+  out: boolean;
+}
+
+export interface Kernel {
+  /** Unique within a program; equal kernels are shared by every node that needs them. */
+  name: string;
+  /** One line saying what the kernel computes, in graph-IR notation. */
+  doc: string;
+  params: KernelParam[];
+  /** The output is the node's first operand, updated in place (kv_write). */
+  inPlace?: boolean;
+  body: KStmt[];
+}
+
+/** Where a buffer argument lives: a region and an offset in f32 elements. */
+export type Region = 'weights' | 'states' | 'arena' | 'tokens' | 'logits';
+
+export interface BufferRef {
+  region: Region;
+  offset: number;
+}
+
+/** One kernel call of the forward step. */
+export interface KernelCall {
+  kernel: string;
+  args: BufferRef[];
+  /** Graph node this call computes, for timings and comments. */
+  node: number;
+}
+
+/** A whole forward step: the kernels, their calls in order, and the memory plan. */
+export interface KernelProgram {
+  kernels: Kernel[];
+  calls: KernelCall[];
+  /** Region sizes in f32 elements (tokens and logits are given by the caller). */
+  sizes: { weights: number; states: number; arena: number };
+  /** Where each weight leaf goes in the weights region (f32 elements). */
+  weights: { name: string; offset: number }[];
+  /** The most tokens one step may take; the arena is planned for it. */
+  maxTokens: number;
+  vocab: number;
+}
+
+// Builders, so that lowering code reads close to the loops it produces.
+
+export const int = (value: number): KExpr => ({ k: 'int', value });
+export const float = (value: number): KExpr => ({ k: 'float', value });
+export const v = (name: string): KExpr => ({ k: 'var', name });
+const bin = (op: BinOp) => (a: KExpr | number, b: KExpr | number): KExpr => ({
+  k: 'bin', op, a: typeof a === 'number' ? int(a) : a, b: typeof b === 'number' ? int(b) : b,
+});
+export const add = bin('+');
+export const sub = bin('-');
+export const mul = bin('*');
+export const div = bin('/');
+export const mod = bin('%');
+export const max = bin('max');
+export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
+export const load = (buf: string, index: KExpr, lanes = 1): KExpr =>
+  ({ k: 'load', buf, index, lanes });
+export const splat = (value: KExpr, lanes: number): KExpr => ({ k: 'splat', value, lanes });
+export const hsum = (value: KExpr, lanes: number): KExpr => ({ k: 'hsum', value, lanes });
+
+export function loop(name: string, from: KExpr | number, to: KExpr | number, body: KStmt[],
+  options: { step?: number; parallel?: boolean } = {}): KStmt {
+  return {
+    k: 'for', var: name, from: typeof from === 'number' ? int(from) : from,
+    to: typeof to === 'number' ? int(to) : to, step: options.step ?? 1,
+    ...(options.parallel ? { parallel: true } : {}), body,
+  };
+}
+
+export const local = (name: string, value: KExpr, type: ScalarType = 'f32', lanes = 1): KStmt =>
+  ({ k: 'let', name, type, lanes, value });
+export const set = (name: string, value: KExpr): KStmt => ({ k: 'set', name, value });
+export const store = (buf: string, index: KExpr, value: KExpr, lanes = 1): KStmt =>
+  ({ k: 'store', buf, index, value, lanes });

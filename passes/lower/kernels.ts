@@ -1,0 +1,279 @@
+// One kernel generator per graph op: node + target → loop nest in kernel IR.
+//
+// Every kernel takes its output buffer first, then its operands in graph order. Dims that
+// the graph fixes are constants in the loops; `n` (tokens in the step) and `pos` are the
+// kernel's runtime scalars. Reductions use explicit vector accumulators and `hsum`, so the
+// summation order is fixed by the target, never by the thread count.
+
+import { InternalError, assertNever } from '../../ir/diagnostics.js';
+import type { Graph, Node } from '../../ir/graph.js';
+import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
+import {
+  add, call, div, float, hsum, int, load, local, loop, max, mod, mul, set, splat, store, sub, v,
+} from '../../ir/kernel.js';
+import type { OpKind } from '../../ir/ops.js';
+import type { Target } from '../../ir/target.js';
+
+type Generator = (node: Node, graph: Graph, target: Target) => Kernel;
+
+const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
+const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam => ({ name, type, out: false });
+
+function dim(node: Node, axis: number): number {
+  const d = node.type.shape[axis];
+  if (typeof d !== 'number') throw new InternalError('lower', `dim ${axis} of %${node.id} is ${d}`);
+  return d;
+}
+
+/** `sum += a[ai..ai+len) · b[bi..bi+len)` with `lanes`-wide accumulators, then a scalar tail. */
+function dot(name: string, a: (i: KExpr) => KExpr, b: (i: KExpr) => KExpr, len: number,
+  lanes: number, tag: string): { stmts: KStmt[]; result: KExpr } {
+  const body = len - (len % lanes);
+  const vec = `${name}_v`;
+  const i = `i_${tag}`;
+  const stmts: KStmt[] = [local(name, float(0))];
+  if (body > 0) {
+    stmts.push(local(vec, splat(float(0), lanes), 'f32', lanes));
+    stmts.push(loop(i, 0, body, [
+      set(vec, add(v(vec), mul(a(v(i)), b(v(i))))),
+    ], { step: lanes }));
+    stmts.push(set(name, hsum(v(vec), lanes)));
+  }
+  if (body < len) {
+    const j = `j_${tag}`;
+    stmts.push(loop(j, body, len, [set(name, add(v(name), mul(
+      loadScalar(a, v(j)), loadScalar(b, v(j)))))]));
+  }
+  return { stmts, result: v(name) };
+}
+
+/** Re-issues a lane-generic accessor as a scalar load (tails of vector loops). */
+function loadScalar(at: (i: KExpr) => KExpr, i: KExpr): KExpr {
+  const e = at(i);
+  return e.k === 'load' ? { ...e, lanes: 1 } : e;
+}
+
+/**
+ * x[n, K] · w[N, K]ᵀ. Output rows are split in blocks of `cols` (the parallel loop); in
+ * each block, tokens go `rows` at a time through a register tile of rows × cols vector
+ * accumulators, so every weight vector loaded serves `rows` tokens. Leftover tokens and
+ * leftover output rows get smaller tiles of the same shape.
+ */
+function matmul(node: Node, graph: Graph, target: Target): Kernel {
+  const [nOut, k] = graph.nodes[node.inputs[1]!]!.type.shape as [number, number];
+  const { lanes } = target;
+  const cols = target.tile.cols;
+  const body = k - (k % lanes);
+
+  const tile = (rows: number, nc: number, t0: KExpr, j0: KExpr): KStmt[] => {
+    const acc = (r: number, c: number) => `acc${r}_${c}`;
+    const stmts: KStmt[] = [];
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < nc; c++) stmts.push(local(acc(r, c), splat(float(0), lanes), 'f32', lanes));
+    }
+    const xs = (r: number, i: KExpr, l: number) => load('x', add(mul(add(t0, r), k), i), l);
+    const ws = (c: number, i: KExpr, l: number) => load('w', add(mul(add(j0, c), k), i), l);
+    if (body > 0) {
+      const inner: KStmt[] = [];
+      for (let c = 0; c < nc; c++) inner.push(local(`w${c}`, ws(c, v('i'), lanes), 'f32', lanes));
+      for (let r = 0; r < rows; r++) {
+        inner.push(local(`x${r}`, xs(r, v('i'), lanes), 'f32', lanes));
+        for (let c = 0; c < nc; c++) {
+          inner.push(set(acc(r, c), add(v(acc(r, c)), mul(v(`x${r}`), v(`w${c}`)))));
+        }
+      }
+      stmts.push(loop('i', 0, body, inner, { step: lanes }));
+    }
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < nc; c++) {
+        stmts.push(local(`s${r}_${c}`, body > 0 ? hsum(v(acc(r, c)), lanes) : float(0)));
+        if (body < k) {
+          stmts.push(loop('j', body, k, [set(`s${r}_${c}`, add(v(`s${r}_${c}`),
+            mul(xs(r, v('j'), 1), ws(c, v('j'), 1))))]));
+        }
+        stmts.push(store('out', add(mul(add(t0, r), nOut), add(j0, c)), v(`s${r}_${c}`)));
+      }
+    }
+    return stmts;
+  };
+
+  // tokens in tiles of `rows`, then one at a time; output rows in blocks of `cols`
+  const tokenLoops = (nc: number, j0: KExpr): KStmt[] => {
+    const rows = target.tile.rows;
+    return [
+      local('t0', int(0), 'i32'),
+      loop('t', 0, sub(v('n'), rows - 1), tile(rows, nc, v('t'), j0).concat(
+        [set('t0', add(v('t'), rows))]), { step: rows }),
+      loop('t', v('t0'), v('n'), tile(1, nc, v('t'), j0)),
+    ];
+  };
+  const full = nOut - (nOut % cols);
+  const stmts: KStmt[] = [];
+  if (full > 0) stmts.push(loop('jb', 0, full, tokenLoops(cols, v('jb')), { step: cols, parallel: true }));
+  // leftover output rows: one task, so it stays a (one-iteration) parallel loop
+  if (full < nOut) {
+    stmts.push(loop('jb', full, nOut, tokenLoops(nOut - full, v('jb')), { step: cols, parallel: true }));
+  }
+  return {
+    name: `matmul_${nOut}x${k}`,
+    doc: `out[n, ${nOut}] = x[n, ${k}] · w[${nOut}, ${k}]ᵀ`,
+    params: [out(), arg('x'), arg('w')],
+    body: stmts,
+  };
+}
+
+function rmsnorm(node: Node, _graph: Graph, target: Target): Kernel {
+  const d = dim(node, 1);
+  const eps = node.attrs.eps as number;
+  const x = (i: KExpr, lanes = target.lanes) => load('x', add(mul(v('t'), d), i), lanes);
+  const ss = dot('ss', x, x, d, target.lanes, 'ss');
+  return {
+    name: `rmsnorm_${d}_${eps}`.replace(/[.-]/g, '_'),
+    doc: `out[n, ${d}] = x / sqrt(mean(x²) + ${eps}) · weight[${d}]`,
+    params: [out(), arg('x'), arg('weight')],
+    body: [loop('t', 0, v('n'), [
+      ...ss.stmts,
+      local('scale', div(float(1), call('sqrt', add(div(ss.result, float(d)), float(eps))))),
+      loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')),
+        mul(mul(load('x', add(mul(v('t'), d), v('i'))), v('scale')), load('weight', v('i'))))]),
+    ], { parallel: true })],
+  };
+}
+
+function embed(node: Node): Kernel {
+  const d = dim(node, 1);
+  return {
+    name: `embed_${d}`,
+    doc: `out[n, ${d}] = table[ids[t], :]`,
+    params: [out(), arg('table'), arg('ids', 'i32')],
+    body: [loop('t', 0, v('n'), [
+      local('row', load('ids', v('t')), 'i32'),
+      loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')),
+        load('table', add(mul(v('row'), d), v('i'))))]),
+    ], { parallel: true })],
+  };
+}
+
+function rope(node: Node): Kernel {
+  const width = dim(node, 1);
+  const hs = node.attrs.head_size as number;
+  const theta = node.attrs.theta as number;
+  const at = (e: KExpr) => add(add(mul(v('t'), width), v('h')), e);
+  return {
+    name: `rope_${width}_${hs}_${theta}`.replace(/[.-]/g, '_'),
+    doc: `out[n, ${width}] = x rotated in adjacent pairs, head_size ${hs}, theta ${theta}`,
+    params: [out(), arg('x')],
+    body: [loop('t', 0, v('n'), [loop('h', 0, width, [loop('i', 0, hs, [
+      local('angle', mul({ k: 'cast', to: 'f64', value: add(v('pos'), v('t')) },
+        call('pow', float(theta), div({ k: 'cast', to: 'f64', value: sub(0, v('i')) },
+          float(hs)))), 'f64'),
+      local('c', call('cos', v('angle')), 'f64'),
+      local('s', call('sin', v('angle')), 'f64'),
+      local('x0', load('x', at(v('i')))),
+      local('x1', load('x', at(add(v('i'), 1)))),
+      store('out', at(v('i')), sub(mul(v('x0'), v('c')), mul(v('x1'), v('s')))),
+      store('out', at(add(v('i'), 1)), add(mul(v('x0'), v('s')), mul(v('x1'), v('c')))),
+    ], { step: 2 })], { step: hs })], { parallel: true })],
+  };
+}
+
+function kvWrite(node: Node): Kernel {
+  const w = dim(node, 1);
+  return {
+    name: `kv_write_${w}`,
+    doc: `cache[pos + t, :${w}] = x[t, :]`,
+    params: [out('cache'), arg('x')],
+    inPlace: true,
+    body: [loop('t', 0, v('n'), [loop('i', 0, w, [
+      store('cache', add(mul(add(v('pos'), v('t')), w), v('i')), load('x', add(mul(v('t'), w), v('i')))),
+    ])], { parallel: true })],
+  };
+}
+
+/**
+ * Causal GQA with an online softmax: one pass over positions 0..pos+t keeps the running
+ * max `m`, the running sum `l` and the weighted sum of values, rescaled when `m` grows.
+ * Each (token, head) pair is one parallel task.
+ */
+function attention(node: Node, _graph: Graph, target: Target): Kernel {
+  const { lanes } = target;
+  const nh = node.attrs.n_heads as number;
+  const nkv = node.attrs.n_kv_heads as number;
+  const width = dim(node, 1);
+  const hs = width / nh;
+  const kvw = hs * nkv;
+  const group = nh / nkv;
+  const q = (i: KExpr) => load('q', add(mul(v('t'), width), add(mul(v('h'), hs), i)), lanes);
+  const kv = (buf: string, i: KExpr, l = lanes) =>
+    load(buf, add(mul(v('p'), kvw), add(mul(v('g'), hs), i)), l);
+  const score = dot('dot', q, (i) => kv('k', i), hs, lanes, 'qk');
+  return {
+    name: `attention_${nh}x${nkv}x${hs}`,
+    doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${hs})·v, ${nh} heads over ${nkv} kv heads`,
+    params: [out(), arg('q'), arg('k'), arg('v')],
+    body: [loop('th', 0, mul(v('n'), nh), [
+      local('t', div(v('th'), nh), 'i32'),
+      local('h', mod(v('th'), nh), 'i32'),
+      local('g', div(v('h'), group), 'i32'),
+      local('m', float(-Infinity)),
+      local('l', float(0)),
+      { k: 'array', name: 'acc', size: hs },
+      loop('p', 0, add(add(v('pos'), v('t')), 1), [
+        ...score.stmts,
+        local('score', mul(score.result, float(1 / Math.sqrt(hs)))),
+        local('m_new', max(v('m'), v('score'))),
+        local('rescale', call('exp', sub(v('m'), v('m_new')))),
+        local('e', call('exp', sub(v('score'), v('m_new')))),
+        set('l', add(mul(v('l'), v('rescale')), v('e'))),
+        loop('i', 0, hs, [store('acc', v('i'),
+          add(mul(load('acc', v('i')), v('rescale')), mul(v('e'), kv('v', v('i'), 1))))]),
+        set('m', v('m_new')),
+      ]),
+      loop('i', 0, hs, [store('out', add(mul(v('t'), width), add(mul(v('h'), hs), v('i'))),
+        div(load('acc', v('i')), v('l')))]),
+    ], { parallel: true })],
+  };
+}
+
+function elementwise(name: 'silu' | 'mul' | 'add') {
+  return (node: Node): Kernel => {
+    const d = dim(node, 1);
+    const a = load('a', add(mul(v('t'), d), v('i')));
+    const b = load('b', add(mul(v('t'), d), v('i')));
+    const value = name === 'silu' ? div(a, add(float(1), call('exp', sub(float(0), a))))
+      : name === 'mul' ? mul(a, b) : add(a, b);
+    return {
+      name: `${name}_${d}`,
+      doc: name === 'silu' ? `out[n, ${d}] = a · sigmoid(a)` : `out[n, ${d}] = a ${name === 'mul' ? '·' : '+'} b`,
+      params: name === 'silu' ? [out(), arg('a')] : [out(), arg('a'), arg('b')],
+      body: [loop('t', 0, v('n'), [
+        loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')), value)]),
+      ], { parallel: true })],
+    };
+  };
+}
+
+function leaf(node: Node): Kernel {
+  throw new InternalError('lower', `leaf %${node.id} (${node.op}) has no kernel`);
+}
+
+/** Every op decides how it lowers; a new op fails the build here until it does. */
+export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
+  input: leaf,
+  weight: leaf,
+  state: leaf,
+  embed,
+  rmsnorm,
+  matmul,
+  rope,
+  kv_write: kvWrite,
+  attention,
+  silu: elementwise('silu'),
+  mul: elementwise('mul'),
+  add: elementwise('add'),
+};
+
+export function generatorFor(op: OpKind): Generator {
+  const g = GENERATORS[op];
+  return g ?? assertNever(op as never, 'op');
+}
