@@ -9,7 +9,7 @@ import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { checkStep } from '../types.js';
+import { checkStep, outputWidth, tokenLimit } from '../types.js';
 import { compileShared } from './compile.js';
 import { renderC } from './render.js';
 
@@ -18,16 +18,21 @@ export const MAX_TOKENS = 128;
 
 // libgomp must stay loaded for the life of the process: unloading it crashes Node.
 let gomp: unknown;
+// koffi type names are global: the opaque model handle is declared once per process.
+const MODEL_TYPE = koffi.pointer('smelt_model', koffi.opaque());
 
 function loadLibrary(path: string) {
   gomp ??= koffi.load('libgomp.so.1');
   try {
     const lib = koffi.load(path);
     return {
-      init: lib.func('int smelt_init(int threads)'),
-      setWeights: lib.func('void smelt_set_weights(int64_t offset, const float *data, int64_t count)'),
-      reset: lib.func('void smelt_reset(void)'),
-      forward: lib.func('void smelt_forward(const int32_t *tokens, int n, int pos, float *logits)'),
+      create: lib.func('smelt_model *smelt_new(int threads)'),
+      setWeights: lib.func('void smelt_set_weights(smelt_model *m, int64_t offset, ' +
+        'const float *data, int64_t count)'),
+      reset: lib.func('void smelt_reset(smelt_model *m)'),
+      forward: lib.func('void smelt_forward(smelt_model *m, const int32_t *tokens, int n, ' +
+        'int pos, float *logits)'),
+      free: lib.func('void smelt_free(smelt_model *m)'),
     };
   } catch (e) {
     throw new SmeltError('BACKEND703', `cannot load ${path}: ${(e as Error).message}`);
@@ -40,7 +45,7 @@ export async function compileNative(input: CompileInput, options: CompileOptions
   const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext));
   const source = renderC(program);
   if (debugLevel() >= 4) process.stderr.write(source);
-  const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC'];
+  const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'];
   const compiled = compileShared(source, flags, 'model');
   return { program, source, compiled, target, maxContext };
 }
@@ -50,23 +55,25 @@ type Library = ReturnType<typeof loadLibrary>;
 class NativeExecutable implements Executable {
   constructor(
     private readonly lib: Library,
+    private readonly handle: unknown,
     private readonly vocab: number,
+    private readonly width: number,
     private readonly maxTokens: number,
     readonly maxContext: number,
   ) {}
 
   reset(): void {
-    this.lib.reset();
+    this.lib.reset(this.handle);
   }
 
   /** Feeds `tokens` in chunks of at most maxTokens; logits of every token, [n, vocab]. */
   forward(tokens: Int32Array, pos: number): Float32Array {
     checkStep(tokens, pos, this.vocab, this.maxContext);
-    const logits = new Float32Array(tokens.length * this.vocab);
+    const logits = new Float32Array(tokens.length * this.width);
     for (let at = 0; at < tokens.length; at += this.maxTokens) {
       const chunk = tokens.subarray(at, at + this.maxTokens);
-      this.lib.forward(chunk, chunk.length, pos + at,
-        logits.subarray(at * this.vocab, (at + chunk.length) * this.vocab));
+      this.lib.forward(this.handle, chunk, chunk.length, pos + at,
+        logits.subarray(at * this.width, (at + chunk.length) * this.width));
     }
     return logits;
   }
@@ -78,14 +85,17 @@ export const cBackend: Backend = {
   async compile(input, options): Promise<Executable> {
     const { program, compiled, maxContext } = await compileNative(input, options);
     const lib = loadLibrary(compiled.path);
-    if (lib.init(options.threads) !== 0) {
-      throw new SmeltError('BACKEND703', `cannot allocate ${program.sizes.weights * 4} bytes of ` +
-        'weights for the native module');
+    const handle = lib.create(options.threads);
+    if (!handle) {
+      const { weights, states, arena } = program.sizes;
+      throw new SmeltError('BACKEND703', `cannot allocate the native module's memory ` +
+        `(${((weights + states + arena) * 4 / 2 ** 20).toFixed(1)} MiB)`);
     }
     for (const { name, offset } of program.weights) {
       const data = input.weights.get(name)!;
-      lib.setWeights(offset, data, data.length);
+      lib.setWeights(handle, offset, data, data.length);
     }
-    return new NativeExecutable(lib, program.vocab, program.maxTokens, maxContext);
+    return new NativeExecutable(lib, handle, tokenLimit(input.graph), outputWidth(input.graph),
+      program.maxTokens, maxContext);
   },
 };

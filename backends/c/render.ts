@@ -2,11 +2,12 @@
 // (so no <immintrin.h>, whose parse alone costs 0.2–0.3 s per compile).
 //
 // Layout of the file: prelude (vector types, horizontal sums), one `static` function per
-// kernel, then the exported API:
-//   int  smelt_init(int threads)      allocate the weight, state and arena regions
-//   void smelt_set_weights(offset, data, count)
-//   void smelt_reset(void)            zero the KV cache
-//   void smelt_forward(tokens, n, pos, logits)   one whole step, in one parallel region
+// kernel, then the exported API over an opaque `smelt_model` (one per loaded instance):
+//   smelt_new(threads)                   allocate the weight, state and arena regions
+//   smelt_set_weights(m, offset, data, count)
+//   smelt_reset(m)                       zero the KV cache
+//   smelt_forward(m, tokens, n, pos, logits)   one whole step, in one parallel region
+//   smelt_free(m)
 // Inside `smelt_forward` every kernel runs in the same OpenMP team: a top-level parallel
 // loop becomes `omp for` (static schedule: an iteration is computed whole by one thread,
 // so results do not depend on the thread count), anything else runs under `omp single`.
@@ -182,39 +183,52 @@ function api(program: KernelProgram): string {
     return `    ${c.kernel}(${[...args, 'n', 'pos'].join(', ')});  // %${c.node}`;
   });
   return `
-static float *W, *S, *A;
-static int team = 1;
+/* One loaded model: its weight, KV-cache and arena regions and its thread count. */
+typedef struct { float *W, *S, *A; int team; } smelt_model;
 
 static float *region(size_t floats) {
-  size_t bytes = (floats * sizeof(float) + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+  size_t huge = 2u << 20;
+  size_t bytes = (floats * sizeof(float) + huge - 1) & ~(huge - 1);
   void *p = NULL;
-  if (bytes == 0) bytes = 2u << 20;
-  if (posix_memalign(&p, 2u << 20, bytes) != 0) return NULL;
+  if (bytes == 0) bytes = huge;
+  if (posix_memalign(&p, huge, bytes) != 0) return NULL;
   madvise(p, bytes, MADV_HUGEPAGE);
   memset(p, 0, bytes);
   return p;
 }
 
-int smelt_init(int threads) {
-  team = threads > 0 ? threads : 1;
-  if (W) return 0;
-  W = region(${weights}ull);
-  S = region(${states}ull);
-  A = region(${arena}ull);
-  return W && S && A ? 0 : -1;
+void smelt_free(smelt_model *m) {
+  if (!m) return;
+  free(m->W);
+  free(m->S);
+  free(m->A);
+  free(m);
 }
 
-void smelt_set_weights(int64_t offset, const float *data, int64_t count) {
-  memcpy(W + offset, data, (size_t)count * sizeof(float));
+smelt_model *smelt_new(int threads) {
+  smelt_model *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->team = threads > 0 ? threads : 1;
+  m->W = region(${weights}ull);
+  m->S = region(${states}ull);
+  m->A = region(${arena}ull);
+  if (m->W && m->S && m->A) return m;
+  smelt_free(m);
+  return NULL;
 }
 
-void smelt_reset(void) {
-  memset(S, 0, ${states}ull * sizeof(float));
+void smelt_set_weights(smelt_model *m, int64_t offset, const float *data, int64_t count) {
+  memcpy(m->W + offset, data, (size_t)count * sizeof(float));
+}
+
+void smelt_reset(smelt_model *m) {
+  memset(m->S, 0, ${states}ull * sizeof(float));
 }
 
 /* One step: tokens[n] at positions pos..pos+n-1 (n <= ${program.maxTokens}); logits[n, ${program.vocab}]. */
-void smelt_forward(const int32_t *tokens, int n, int pos, float *logits) {
-  #pragma omp parallel num_threads(team)
+void smelt_forward(smelt_model *m, const int32_t *tokens, int n, int pos, float *logits) {
+  float *W = m->W, *S = m->S, *A = m->A;
+  #pragma omp parallel num_threads(m->team)
   {
 ${calls.join('\n')}
   }

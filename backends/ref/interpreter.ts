@@ -7,7 +7,7 @@
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { Backend, CompileInput, Executable } from '../types.js';
-import { checkStep } from '../types.js';
+import { checkStep, tokenLimit } from '../types.js';
 import * as k from './kernels.js';
 
 type Tensor = Float32Array | Int32Array;
@@ -26,8 +26,7 @@ class Interpreter implements Executable {
       this.states.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     }
     this.maxContext = Math.min(...input.states.map((s) => s.shape[0]!), Infinity);
-    const logits = graph.nodes[graph.outputs[0]!]!.type.shape;
-    this.vocab = logits[logits.length - 1] as number;
+    this.vocab = tokenLimit(graph);
     for (const node of graph.nodes) {
       if (node.op === 'weight' && !input.weights.has(node.name!)) {
         throw new InternalError('ref backend', `no data for weight ${node.name}`);

@@ -1,5 +1,6 @@
-// stories260K end to end on the reference interpreter: every golden greedy run, from every
-// checkpoint form, with the top-5 logits of every position within 1e-4.
+// stories260K end to end: every golden greedy run, from every checkpoint form, on every
+// backend and thread count, with the top-5 logits of every position within 1e-4; and the
+// native backend gives bit-identical logits with 1 and 2 threads.
 import { describe, expect, test } from '@jest/globals';
 import { backendNamed } from '../../backends/index.js';
 import { loadSpec } from '../../src/frontend/index.js';
@@ -26,13 +27,16 @@ const GOLDENS = [
 const CHECKPOINTS = ['stories260K.bin', 'stories260K.v1.bin', 'stories260K-f32.gguf'];
 const SPEC = 'specs/stories260k.yaml';
 
-describe.each(CHECKPOINTS)('stories260K from %s on ref', (checkpoint) => {
+const RUNS = [['ref', 1], ['c', 1], ['c', 2]] as const;
+const RUN_CASES = CHECKPOINTS.flatMap((c) => RUNS.map(([b, t]) => [c, b, t] as const));
+
+describe.each(RUN_CASES)('stories260K from %s on %s, %i thread(s)', (checkpoint, backend, threads) => {
   const loaded = loadModel(loadSpec(SPEC), { path: modelPath(`stories260K/${checkpoint}`) });
   const tokenizer = loadLlama2cTokenizer(modelPath('stories260K/tok512.bin'), 512);
 
   test.each(GOLDENS)('%s', async (name) => {
     const golden = readGolden<Golden>(name);
-    const exe = await backendNamed('ref').compile(compileInput(loaded), { threads: 1 });
+    const exe = await backendNamed(backend).compile(compileInput(loaded), { threads });
     const prompt = tokenizer.encode(golden.prompt);
     expect(prompt).toEqual(golden.prompt_tokens);
 
@@ -52,6 +56,32 @@ describe.each(CHECKPOINTS)('stories260K from %s on ref', (checkpoint) => {
         worst = Math.max(worst, Math.abs(row[id]! - logit));
       });
     }
+    expect(worst).toBeLessThan(1e-4);
+  });
+});
+
+describe('native backend', () => {
+  const loaded = loadModel(loadSpec(SPEC), { path: modelPath('stories260K/stories260K.bin') });
+  const story = readGolden<Golden>('stories260K_greedy_empty_256.json').tokens;
+
+  test('1 and 2 threads give identical logits over a 256-token prefill and decode', async () => {
+    const outputs = [];
+    for (const threads of [1, 2]) {
+      const exe = await backendNamed('c').compile(compileInput(loaded), { threads });
+      const prefill = exe.forward(Int32Array.from(story.slice(0, 200)), 0);
+      const decode = exe.forward(Int32Array.of(story[200]!), 200);
+      outputs.push([prefill, decode]);
+    }
+    expect(outputs[1]).toEqual(outputs[0]);
+  });
+
+  test('a prompt longer than one native call is fed in chunks and matches ref', async () => {
+    const tokens = Int32Array.from(story.slice(0, 200));
+    const native = (await backendNamed('c').compile(compileInput(loaded), { threads: 2 }))
+      .forward(tokens, 0);
+    const ref = (await backendNamed('ref').compile(compileInput(loaded), { threads: 1 }))
+      .forward(tokens, 0);
+    const worst = native.reduce((m, x, i) => Math.max(m, Math.abs(x - ref[i]!)), 0);
     expect(worst).toBeLessThan(1e-4);
   });
 });

@@ -1,0 +1,52 @@
+// Builds one-op graphs for cross-backend tests: every operand comes from an `embed` of a
+// random table (so the activations are real rows), and the op's result is the output.
+import { GraphBuilder } from '../../ir/graph.js';
+import type { Attrs, OpKind } from '../../ir/ops.js';
+import type { CompileInput } from '../../backends/index.js';
+import { uniform } from '../../src/runtime/random.js';
+
+export const VOCAB = 11;
+
+export interface OpCase {
+  name: string;
+  input: CompileInput;
+}
+
+function random(n: number, seed: number): Float32Array {
+  const next = uniform(seed);
+  return Float32Array.from({ length: n }, () => next() * 2 - 1);
+}
+
+/** A graph computing `op` over activations of the given widths and weights of given shapes. */
+export function opGraph(op: OpKind, activations: number[], weights: number[][], attrs: Attrs,
+  states: number[][] = [], seed = 1): CompileInput {
+  const b = new GraphBuilder();
+  const data = new Map<string, Float32Array>();
+  const tokens = b.leaf('input', 'tokens', { dtype: 'i32', shape: ['seq'] });
+  const operands: number[] = [];
+  activations.forEach((width, i) => {
+    const table = b.leaf('weight', `table${i}`, { dtype: 'f32', shape: [VOCAB, width] });
+    data.set(`table${i}`, random(VOCAB * width, seed * 100 + i));
+    operands.push(b.apply('embed', [table, tokens], {}) as number);
+  });
+  weights.forEach((shape, i) => {
+    const id = b.leaf('weight', `w${i}`, { dtype: 'f32', shape });
+    data.set(`w${i}`, random(shape.reduce((a, c) => a * c, 1), seed * 100 + 50 + i));
+    operands.push(id);
+  });
+  const stateDecls = states.map((shape, i) => ({ name: `s${i}`, shape }));
+  const stateIds = stateDecls.map((s) => b.leaf('state', s.name, { dtype: 'f32', shape: s.shape }));
+  let out: number;
+  if (op === 'attention') {
+    // q, k, v activations; k and v go through the caches first
+    const kc = b.apply('kv_write', [stateIds[0]!, operands[1]!], {}) as number;
+    const vc = b.apply('kv_write', [stateIds[1]!, operands[2]!], {}) as number;
+    out = b.apply('attention', [operands[0]!, kc, vc], attrs) as number;
+  } else {
+    const r = b.apply(op, operands, attrs);
+    if (typeof r !== 'number') throw new Error(r.error);
+    out = r;
+  }
+  const graph = b.finish([out]);
+  return { graph, states: stateDecls, weights: data };
+}
