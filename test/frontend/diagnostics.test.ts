@@ -295,7 +295,8 @@ const CASES: Case[] = [
   {
     name: 'unknown attribute',
     code: 'SPEC207',
-    arch: ['- h = rmsnorm(x, rms_att, eps=norm_eps)', '- h = rmsnorm(x, rms_att, epsilon=norm_eps)'],
+    arch: ['- h = rmsnorm(x, rms_att, eps=norm_eps)',
+      '- h = rmsnorm(x, rms_att, epsilon=norm_eps)'],
     expected: [
       'llama.yaml:54:31: error SPEC207: rmsnorm has no attribute `epsilon` (attributes: eps)',
       ' 54 |     - h = rmsnorm(x, rms_att, epsilon=norm_eps)',

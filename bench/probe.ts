@@ -1,0 +1,86 @@
+// Machine ceilings for the roofline: read bandwidth from memory (a buffer far larger than
+// the last-level cache, read with vector loads by `threads` threads) and the f32 FMA peak.
+// The probe is C compiled like a smelt module, so it sees the same compiler and flags.
+
+import koffi from 'koffi';
+import { compileShared } from '../backends/c/compile.js';
+
+const SOURCE = `
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <omp.h>
+typedef float f32x16 __attribute__((vector_size(64)));
+
+/* Seconds to read 'bytes' once with 'threads' threads (best of 'reps'). */
+double smelt_probe_read(int64_t bytes, int threads, int reps) {
+  float *p = NULL;
+  if (posix_memalign((void **)&p, 2u << 20, bytes)) return -1;
+  madvise(p, bytes, MADV_HUGEPAGE);
+  memset(p, 1, bytes);
+  int64_t n = bytes / 64;
+  double best = 1e30;
+  volatile float sink = 0;
+  for (int r = 0; r < reps; r++) {
+    double t = omp_get_wtime();
+    f32x16 total = {0};
+    #pragma omp parallel num_threads(threads)
+    {
+      f32x16 a = {0}, b = {0}, c = {0}, d = {0};
+      #pragma omp for schedule(static)
+      for (int64_t i = 0; i < n; i += 4) {
+        a += ((f32x16 *)p)[i]; b += ((f32x16 *)p)[i + 1];
+        c += ((f32x16 *)p)[i + 2]; d += ((f32x16 *)p)[i + 3];
+      }
+      #pragma omp critical
+      total += a + b + c + d;
+    }
+    t = omp_get_wtime() - t;
+    sink += total[0];
+    if (t < best) best = t;
+  }
+  free(p);
+  return best;
+}
+
+/* Seconds for 'iters' rounds of 12 independent 16-wide FMAs per thread. */
+double smelt_probe_fma(int64_t iters, int threads) {
+  double t = omp_get_wtime();
+  volatile float sink = 0;
+  #pragma omp parallel num_threads(threads)
+  {
+    f32x16 acc[12];
+    for (int j = 0; j < 12; j++) acc[j] = (f32x16){0} + (float)j;
+    f32x16 m = (f32x16){0} + 0.999999f, k = (f32x16){0} + 1e-7f;
+    for (int64_t i = 0; i < iters; i++)
+      for (int j = 0; j < 12; j++) acc[j] = acc[j] * m + k;
+    float s = 0;
+    for (int j = 0; j < 12; j++) s += acc[j][0];
+    sink += s;
+  }
+  return omp_get_wtime() - t;
+}
+`;
+
+export interface Ceilings {
+  /** Read bandwidth from DRAM, bytes/s, by thread count. */
+  readBytesPerSecond: Record<number, number>;
+  /** f32 FMA peak, FLOP/s, by thread count. */
+  flopsPerSecond: Record<number, number>;
+}
+
+export function probe(threadCounts: number[]): Ceilings {
+  const lib = koffi.load(compileShared(SOURCE,
+    ['-O2', '-march=native', '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'], 'probe').path);
+  const read = lib.func('double smelt_probe_read(int64_t bytes, int threads, int reps)');
+  const fma = lib.func('double smelt_probe_fma(int64_t iters, int threads)');
+  const bytes = 1 << 30;
+  const iters = 20_000_000;
+  const ceilings: Ceilings = { readBytesPerSecond: {}, flopsPerSecond: {} };
+  for (const t of threadCounts) {
+    ceilings.readBytesPerSecond[t] = bytes / (read(bytes, t, 5) as number);
+    ceilings.flopsPerSecond[t] = (iters * 12 * 16 * 2 * t) / (fma(iters, t) as number);
+  }
+  return ceilings;
+}
