@@ -45,18 +45,20 @@ double smelt_probe_read(int64_t bytes, int threads, int reps) {
 }
 
 /* Seconds for 'iters' rounds of 12 independent 16-wide FMAs per thread. */
+#define FMA12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 double smelt_probe_fma(int64_t iters, int threads) {
   double t = omp_get_wtime();
   volatile float sink = 0;
   #pragma omp parallel num_threads(threads)
   {
-    f32x16 acc[12];
-    for (int j = 0; j < 12; j++) acc[j] = (f32x16){0} + (float)j;
     f32x16 m = (f32x16){0} + 0.999999f, k = (f32x16){0} + 1e-7f;
-    for (int64_t i = 0; i < iters; i++)
-      for (int j = 0; j < 12; j++) acc[j] = acc[j] * m + k;
+#define DECL(j) f32x16 a##j = (f32x16){0} + (float)j;
+#define STEP(j) a##j = a##j * m + k;
+#define SUM(j) s += a##j[0];
+    FMA12(DECL)
+    for (int64_t i = 0; i < iters; i++) { FMA12(STEP) __asm__ volatile("" ::: "memory"); }
     float s = 0;
-    for (int j = 0; j < 12; j++) s += acc[j][0];
+    FMA12(SUM)
     sink += s;
   }
   return omp_get_wtime() - t;
@@ -72,7 +74,7 @@ export interface Ceilings {
 
 export function probe(threadCounts: number[]): Ceilings {
   const lib = koffi.load(compileShared(SOURCE,
-    ['-O2', '-march=native', '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'], 'probe').path);
+    ['-O2', '-march=native', '-mprefer-vector-width=512', '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'], 'probe').path);
   const read = lib.func('double smelt_probe_read(int64_t bytes, int threads, int reps)');
   const fma = lib.func('double smelt_probe_fma(int64_t iters, int threads)');
   const bytes = 1 << 30;

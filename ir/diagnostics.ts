@@ -20,10 +20,11 @@ export const CATALOG = {
   SPEC201: 'unknown op',
   SPEC202: 'wrong arity',
   SPEC203: 'shape mismatch',
-  SPEC204: 'unknown dimension',
+  SPEC204: 'bad dimension',
   SPEC205: 'unknown value',
   SPEC206: 'missing weight mapping',
   SPEC207: 'bad attribute',
+  SPEC208: 'bad weight name',
   WEIGHT301: 'cannot read weight file',
   WEIGHT302: 'truncated or corrupt weight file',
   WEIGHT303: 'unsupported weight format',
@@ -64,15 +65,19 @@ export class SmeltError extends Error {
     this.name = 'SmeltError';
   }
 
-  /** `file:line:col: error CODE: detail`, then the source line and a caret under the range. */
+  /**
+   * `file:line:col: error CODE: detail`, then the source line and a caret under the range.
+   * A range that runs past its first line is underlined to the end of that line.
+   */
   format(): string {
     const loc = this.location;
     if (!loc) return `error ${this.code}: ${this.detail}`;
     const head = `${loc.file}:${loc.line}:${loc.col}: error ${this.code}: ${this.detail}`;
-    const text = loc.source?.split('\n')[loc.line - 1];
+    const text = loc.source?.split('\n')[loc.line - 1]?.replace(/\r$/, '');
     if (text === undefined) return head;
     const gutter = String(loc.line).length;
-    const caret = ' '.repeat(loc.col - 1) + '^'.repeat(Math.max(1, loc.length));
+    const width = Math.max(1, Math.min(loc.length, text.length - (loc.col - 1)));
+    const caret = ' '.repeat(loc.col - 1) + '^'.repeat(width);
     return [
       head,
       ` ${loc.line} | ${text}`,

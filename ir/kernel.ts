@@ -10,6 +10,8 @@
 //
 // Index arithmetic is i32; float arithmetic is f32 unless a local is declared f64.
 
+import type { Layout } from './layout.js';
+
 export type ScalarType = 'f32' | 'f64' | 'i32';
 
 export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min';
@@ -24,6 +26,7 @@ export type KExpr =
   | { k: 'load'; buf: string; index: KExpr; lanes: number }
   | { k: 'splat'; value: KExpr; lanes: number }
   | { k: 'hsum'; value: KExpr; lanes: number }
+  | { k: 'lane'; value: KExpr; index: number }
   | { k: 'cast'; to: ScalarType; value: KExpr };
 
 export type KStmt =
@@ -42,7 +45,9 @@ export type KStmt =
   | { k: 'store'; buf: string; index: KExpr; value: KExpr; lanes: number }
   /** A zeroed local f32 array (per thread), addressed like a buffer. */
   | { k: 'array'; name: string; size: number }
-  | { k: 'if'; cond: { a: KExpr; op: '<' | '>=' | '=='; b: KExpr }; then: KStmt[] }
+  /** A branch on step scalars; at a kernel's top level, its arms may hold parallel loops. */
+  | { k: 'if'; cond: { a: KExpr; op: '<' | '<=' | '>=' | '=='; b: KExpr }; then: KStmt[];
+    else?: KStmt[] }
   | { k: 'comment'; text: string };
 
 export interface KernelParam {
@@ -85,8 +90,8 @@ export interface KernelProgram {
   calls: KernelCall[];
   /** Region sizes in f32 elements (tokens and logits are given by the caller). */
   sizes: { weights: number; states: number; arena: number };
-  /** Where each weight leaf goes in the weights region (f32 elements). */
-  weights: { name: string; offset: number }[];
+  /** Where each weight leaf goes in the weights region (f32 elements), in which layout. */
+  weights: { name: string; offset: number; layout: Layout; shape: number[] }[];
   /** The most tokens one step may take; the arena is planned for it. */
   maxTokens: number;
   vocab: number;
@@ -111,6 +116,10 @@ export const load = (buf: string, index: KExpr, lanes = 1): KExpr =>
   ({ k: 'load', buf, index, lanes });
 export const splat = (value: KExpr, lanes: number): KExpr => ({ k: 'splat', value, lanes });
 export const hsum = (value: KExpr, lanes: number): KExpr => ({ k: 'hsum', value, lanes });
+export const lane = (value: KExpr, index: number): KExpr => ({ k: 'lane', value, index });
+export const when = (a: KExpr, op: '<' | '<=' | '>=' | '==', b: KExpr, then: KStmt[],
+  otherwise?: KStmt[]): KStmt => ({ k: 'if', cond: { a, op, b }, then,
+  ...(otherwise ? { else: otherwise } : {}) });
 
 export function loop(name: string, from: KExpr | number, to: KExpr | number, body: KStmt[],
   options: { step?: number; parallel?: boolean } = {}): KStmt {

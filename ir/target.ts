@@ -11,7 +11,7 @@ export interface Target {
   name: 'avx512' | 'avx2' | 'scalar';
   /** f32 lanes per vector register. */
   lanes: number;
-  /** Token rows × output rows of the register tile in matmul (prefill). */
+  /** Register tile of a matmul step (prefill): token rows × panels of `lanes` outputs. */
   tile: { rows: number; cols: number };
   /** Output rows per task in matrix-vector products (decode). */
   matvecRows: number;
@@ -24,12 +24,12 @@ export interface Target {
 
 export const TARGETS: Readonly<Record<Target['name'], Target>> = {
   avx512: {
-    name: 'avx512', lanes: 16, tile: { rows: 4, cols: 4 }, matvecRows: 4,
+    name: 'avx512', lanes: 16, tile: { rows: 6, cols: 4 }, matvecRows: 4,
     features: { fma: true, f16c: true, avx512: true, vnni: true },
     cflags: ['-march=native', '-mprefer-vector-width=512'], l1Bytes: 48 << 10, l2Bytes: 2 << 20,
   },
   avx2: {
-    name: 'avx2', lanes: 8, tile: { rows: 4, cols: 3 }, matvecRows: 4,
+    name: 'avx2', lanes: 8, tile: { rows: 3, cols: 3 }, matvecRows: 4,
     features: { fma: true, f16c: true, avx512: false, vnni: false },
     cflags: ['-mavx2', '-mfma', '-mf16c'], l1Bytes: 32 << 10, l2Bytes: 1 << 20,
   },

@@ -6,6 +6,7 @@
 //   tokens   the `input` leaf (the caller's token ids)
 //   logits   the first graph output (the caller's logits buffer)
 //
+// Weights take the size of their layout (panels pad the last panel with zero rows).
 // The arena is planned for the largest step (`maxTokens` rows wherever a shape has `seq`);
 // a smaller step uses the first rows of each buffer. Allocation is first-fit over the free
 // list in node order; a node's output never overlaps its own operands.
@@ -14,7 +15,9 @@
 import { InternalError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
 import type { BufferRef } from '../ir/kernel.js';
+import { layoutSize } from '../ir/layout.js';
 import { numel } from '../ir/types.js';
+import type { LayoutPlan } from './layout.js';
 
 export interface MemoryPlan {
   /** Where every node's tensor lives, by node id. */
@@ -67,8 +70,18 @@ class Arena {
   }
 }
 
-export function planMemory(graph: Graph, maxTokens: number): MemoryPlan {
-  const size = (id: number) => aligned(numel(graph.nodes[id]!.type.shape, { seq: maxTokens }));
+export function planMemory(graph: Graph, maxTokens: number, layouts: LayoutPlan): MemoryPlan {
+  if (graph.outputs.length !== 1) {
+    throw new InternalError('planMemory', `expected one graph output, got ${graph.outputs.length}`);
+  }
+  const size = (id: number) => {
+    const { shape } = graph.nodes[id]!.type;
+    const layout = layouts.get(id);
+    if (layout && shape.length === 2) {
+      return aligned(layoutSize(layout, shape[0] as number, shape[1] as number));
+    }
+    return aligned(numel(shape, { seq: maxTokens }));
+  };
   const last = lastUses(graph);
   const buffers: BufferRef[] = [];
   const sizes = { weights: 0, states: 0, arena: 0 };
@@ -97,9 +110,6 @@ export function planMemory(graph: Graph, maxTokens: number): MemoryPlan {
       buffers.push({ region: 'arena', offset: arena.take(size(node.id)) });
       live.push(node.id);
     }
-  }
-  if (graph.outputs.length !== 1) {
-    throw new InternalError('planMemory', `expected one graph output, got ${graph.outputs.length}`);
   }
   sizes.arena = arena.size;
   return { buffers, sizes, maxTokens };

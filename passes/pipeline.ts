@@ -1,9 +1,10 @@
 // The one place that fixes the order of passes. Each step is timed (SMELT_DEBUG=2),
 // the graph is verified after every graph pass, and SMELT_DEBUG=3 prints it.
 //
-//   graph passes    (none yet: fusion and layout selection come here, before planning)
+//   graph passes    (none yet: fusion comes here, before layouts and planning)
+//   selectLayouts   weight storage orders; memory planning needs their sizes
 //   planMemory      places every tensor; must see the final graph
-//   lower           one kernel per compute node, from the target description
+//   lower           one kernel per compute node, from the target and the layouts
 
 import type { Graph } from '../ir/graph.js';
 import type { KernelProgram } from '../ir/kernel.js';
@@ -11,6 +12,7 @@ import { printGraph } from '../ir/printer.js';
 import type { Target } from '../ir/target.js';
 import { verify } from '../ir/verify.js';
 import { debugLevel } from '../src/env.js';
+import { selectLayouts } from './layout.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
 
@@ -43,6 +45,7 @@ export function runGraphPasses(graph: Graph): Graph {
 
 export function compileProgram(graph: Graph, target: Target, maxTokens: number): KernelProgram {
   const g = runGraphPasses(graph);
-  const plan = timed('planMemory', () => planMemory(g, maxTokens));
-  return timed('lower', () => lower(g, plan, target));
+  const layouts = timed('selectLayouts', () => selectLayouts(g, target));
+  const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
+  return timed('lower', () => lower(g, plan, layouts, target));
 }

@@ -5,6 +5,7 @@
 
 import koffi from 'koffi';
 import { SmeltError } from '../../ir/diagnostics.js';
+import { pack } from '../../ir/layout.js';
 import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
@@ -91,8 +92,9 @@ export const cBackend: Backend = {
       throw new SmeltError('BACKEND703', `cannot allocate the native module's memory ` +
         `(${((weights + states + arena) * 4 / 2 ** 20).toFixed(1)} MiB)`);
     }
-    for (const { name, offset } of program.weights) {
-      const data = input.weights.get(name)!;
+    for (const { name, offset, layout, shape } of program.weights) {
+      const rows = input.weights.get(name)!;
+      const data = shape.length === 2 ? pack(rows, layout, shape[0]!, shape[1]!) : rows;
       lib.setWeights(handle, offset, data, data.length);
     }
     return new NativeExecutable(lib, handle, tokenLimit(input.graph), outputWidth(input.graph),

@@ -54,6 +54,8 @@ export function renderExpr(e: KExpr): string {
       return e.lanes === 1 ? renderExpr(e.value) : `hsum${e.lanes}(${renderExpr(e.value)})`;
     case 'cast':
       return `((${C_TYPE[e.to]})(${renderExpr(e.value)}))`;
+    case 'lane':
+      return `(${renderExpr(e.value)})[${e.index}]`;
     default:
       return assertNever(e, 'kernel expression');
   }
@@ -92,6 +94,10 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
     case 'if':
       out.push(`${indent}if (${renderExpr(s.cond.a)} ${s.cond.op} ${renderExpr(s.cond.b)}) {`);
       for (const b of s.then) renderStmt(b, indent + '  ', out, false);
+      if (s.else) {
+        out.push(`${indent}} else {`);
+        for (const b of s.else) renderStmt(b, indent + '  ', out, false);
+      }
       out.push(`${indent}}`);
       return;
     case 'comment':
@@ -102,6 +108,30 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
   }
 }
 
+/**
+ * Statements at a kernel's top level run in the whole team: parallel loops as `omp for`,
+ * locals and branches on step scalars in every thread alike, anything else once.
+ */
+function renderTopLevel(body: KStmt[], indent: string, lines: string[]): void {
+  for (const s of body) {
+    if ((s.k === 'for' && s.parallel) || s.k === 'let') {
+      renderStmt(s, indent, lines, true); // a local is computed by every thread alike
+    } else if (s.k === 'if') {
+      lines.push(`${indent}if (${renderExpr(s.cond.a)} ${s.cond.op} ${renderExpr(s.cond.b)}) {`);
+      renderTopLevel(s.then, indent + '  ', lines);
+      if (s.else) {
+        lines.push(`${indent}} else {`);
+        renderTopLevel(s.else, indent + '  ', lines);
+      }
+      lines.push(`${indent}}`);
+    } else {
+      lines.push(`${indent}#pragma omp single`, `${indent}{`);
+      renderStmt(s, indent + '  ', lines, false);
+      lines.push(`${indent}}`);
+    }
+  }
+}
+
 function renderKernel(kernel: Kernel): string {
   const params = kernel.params.map((p) => {
     const type = p.type === 'i32' ? 'int32_t' : 'float';
@@ -109,16 +139,7 @@ function renderKernel(kernel: Kernel): string {
   });
   const lines = [`// ${kernel.doc}`,
     `static void ${kernel.name}(${[...params, 'int n', 'int pos'].join(', ')}) {`];
-  for (const s of kernel.body) {
-    if (s.k === 'for' && s.parallel) {
-      renderStmt(s, '  ', lines, true);
-    } else {
-      lines.push('  #pragma omp single');
-      lines.push('  {');
-      renderStmt(s, '    ', lines, false);
-      lines.push('  }');
-    }
-  }
+  renderTopLevel(kernel.body, '  ', lines);
   lines.push('}');
   return lines.join('\n');
 }

@@ -13,8 +13,17 @@ import {
 } from '../../ir/kernel.js';
 import type { OpKind } from '../../ir/ops.js';
 import type { Target } from '../../ir/target.js';
+import type { LayoutPlan } from '../layout.js';
+import { packedMatmul } from './matmul.js';
 
-type Generator = (node: Node, graph: Graph, target: Target) => Kernel;
+/** What a generator may look at besides its node. */
+export interface LowerContext {
+  graph: Graph;
+  target: Target;
+  layouts: LayoutPlan;
+}
+
+type Generator = (node: Node, ctx: LowerContext) => Kernel;
 
 const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
 const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam => ({ name, type, out: false });
@@ -59,7 +68,10 @@ function loadScalar(at: (i: KExpr) => KExpr, i: KExpr): KExpr {
  * accumulators, so every weight vector loaded serves `rows` tokens. Leftover tokens and
  * leftover output rows get smaller tiles of the same shape.
  */
-function matmul(node: Node, graph: Graph, target: Target): Kernel {
+function matmul(node: Node, ctx: LowerContext): Kernel {
+  const layout = ctx.layouts.get(node.inputs[1]!);
+  if (layout?.kind === 'panels') return packedMatmul(node, ctx, layout.lanes);
+  const { graph, target } = ctx;
   const [nOut, k] = graph.nodes[node.inputs[1]!]!.type.shape as [number, number];
   const { lanes } = target;
   const cols = target.tile.cols;
@@ -122,7 +134,7 @@ function matmul(node: Node, graph: Graph, target: Target): Kernel {
   };
 }
 
-function rmsnorm(node: Node, _graph: Graph, target: Target): Kernel {
+function rmsnorm(node: Node, { target }: LowerContext): Kernel {
   const d = dim(node, 1);
   const eps = node.attrs.eps as number;
   const x = (i: KExpr, lanes = target.lanes) => load('x', add(mul(v('t'), d), i), lanes);
@@ -140,16 +152,20 @@ function rmsnorm(node: Node, _graph: Graph, target: Target): Kernel {
   };
 }
 
-function embed(node: Node): Kernel {
+function embed(node: Node, { layouts }: LowerContext): Kernel {
   const d = dim(node, 1);
+  const layout = layouts.get(node.inputs[0]!);
+  const lanes = layout?.kind === 'panels' ? layout.lanes : 0;
+  // rows: table[row, i]; panels: table[row / L][i][row % L]
+  const at = lanes === 0 ? add(mul(v('row'), d), v('i'))
+    : add(mul(add(mul(div(v('row'), lanes), d), v('i')), lanes), mod(v('row'), lanes));
   return {
-    name: `embed_${d}`,
-    doc: `out[n, ${d}] = table[ids[t], :]`,
+    name: lanes === 0 ? `embed_${d}` : `embed_${d}_panels${lanes}`,
+    doc: `out[n, ${d}] = table[ids[t], :]` + (lanes === 0 ? '' : ` (table in panels of ${lanes})`),
     params: [out(), arg('table'), arg('ids', 'i32')],
     body: [loop('t', 0, v('n'), [
       local('row', load('ids', v('t')), 'i32'),
-      loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')),
-        load('table', add(mul(v('row'), d), v('i'))))]),
+      loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')), load('table', at))]),
     ], { parallel: true })],
   };
 }
@@ -195,7 +211,7 @@ function kvWrite(node: Node): Kernel {
  * max `m`, the running sum `l` and the weighted sum of values, rescaled when `m` grows.
  * Each (token, head) pair is one parallel task.
  */
-function attention(node: Node, _graph: Graph, target: Target): Kernel {
+function attention(node: Node, { target }: LowerContext): Kernel {
   const { lanes } = target;
   const nh = node.attrs.n_heads as number;
   const nkv = node.attrs.n_kv_heads as number;

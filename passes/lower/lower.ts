@@ -10,15 +10,19 @@ import type { Graph } from '../../ir/graph.js';
 import type { Kernel, KernelCall, KernelProgram } from '../../ir/kernel.js';
 import { isComputeOp } from '../../ir/ops.js';
 import type { Target } from '../../ir/target.js';
+import { ROWS } from '../../ir/layout.js';
+import type { LayoutPlan } from '../layout.js';
 import type { MemoryPlan } from '../memory.js';
 import { generatorFor } from './kernels.js';
 
-export function lower(graph: Graph, plan: MemoryPlan, target: Target): KernelProgram {
+export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
+  target: Target): KernelProgram {
+  const ctx = { graph, target, layouts };
   const kernels = new Map<string, { kernel: Kernel; text: string }>();
   const calls: KernelCall[] = [];
   for (const node of graph.nodes) {
     if (!isComputeOp(node.op)) continue;
-    const kernel = generatorFor(node.op)(node, graph, target);
+    const kernel = generatorFor(node.op)(node, ctx);
     const text = JSON.stringify(kernel);
     const seen = kernels.get(kernel.name);
     if (seen && seen.text !== text) {
@@ -38,8 +42,12 @@ export function lower(graph: Graph, plan: MemoryPlan, target: Target): KernelPro
     kernels: [...kernels.values()].map((k) => k.kernel),
     calls,
     sizes: plan.sizes,
-    weights: graph.nodes.filter((n) => n.op === 'weight')
-      .map((n) => ({ name: n.name!, offset: plan.buffers[n.id]!.offset })),
+    weights: graph.nodes.filter((n) => n.op === 'weight').map((n) => ({
+      name: n.name!,
+      offset: plan.buffers[n.id]!.offset,
+      layout: layouts.get(n.id) ?? ROWS,
+      shape: n.type.shape as number[],
+    })),
     maxTokens: plan.maxTokens,
     vocab: typeof vocab === 'number' ? vocab : 0,
   };

@@ -1,8 +1,8 @@
 // Arithmetic over hyperparameters: `dim / n_heads`, `n_kv_heads * head_size`, `1e-5`.
 //
 // Grammar: expr = term (('+' | '-') term)*; term = atom (('*' | '/') atom)*;
-// atom = number | name | '(' expr ')'. Every name keeps its location so that an unknown
-// parameter is reported under the name itself.
+// atom = number | name | '(' expr ')'. Every node keeps its location (a binary node spans
+// both operands) so that an unknown parameter is reported under the name itself.
 
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -45,6 +45,13 @@ function tokenize(text: string, at: Locator): Token[] {
   return tokens;
 }
 
+/** A parsed piece and the character range of the text it came from. */
+interface Spanned {
+  expr: Expr;
+  from: number;
+  to: number;
+}
+
 export function parseExpr(text: string, at: Locator): Expr {
   const tokens = tokenize(text, at);
   let i = 0;
@@ -52,15 +59,16 @@ export function parseExpr(text: string, at: Locator): Expr {
     throw new SmeltError('SPEC104', `${why} in expression \`${text.trim()}\``, at(pos, 1));
   };
 
-  const atom = (): Expr => {
+  const atom = (): Spanned => {
     const t = tokens[i++];
     if (!t) return fail('missing operand', text.length);
+    const span = { from: t.at, to: t.at + t.text.length };
     const loc = at(t.at, t.text.length);
-    if (t.kind === 'num') return { kind: 'num', value: Number(t.text), loc };
+    if (t.kind === 'num') return { expr: { kind: 'num', value: Number(t.text), loc }, ...span };
     if (t.kind === 'name' && (t.text === 'true' || t.text === 'false')) {
-      return { kind: 'bool', value: t.text === 'true', loc };
+      return { expr: { kind: 'bool', value: t.text === 'true', loc }, ...span };
     }
-    if (t.kind === 'name') return { kind: 'name', name: t.text, loc };
+    if (t.kind === 'name') return { expr: { kind: 'name', name: t.text, loc }, ...span };
     if (t.text === '(') {
       const inner = sum();
       if (tokens[i]?.text !== ')') fail('missing `)`', tokens[i]?.at ?? text.length);
@@ -69,11 +77,15 @@ export function parseExpr(text: string, at: Locator): Expr {
     }
     return fail(`unexpected \`${t.text}\``, t.at);
   };
-  const chain = (next: () => Expr, ops: string): (() => Expr) => () => {
+  // a binary node spans its operands: `dim / n_heads` is underlined whole
+  const chain = (next: () => Spanned, ops: string): (() => Spanned) => () => {
     let left = next();
     while (tokens[i] && ops.includes(tokens[i]!.text)) {
       const op = tokens[i++]!.text as '+' | '-' | '*' | '/';
-      left = { kind: 'bin', op, left, right: next(), loc: left.loc };
+      const right = next();
+      const loc = at(left.from, right.to - left.from);
+      left = { expr: { kind: 'bin', op, left: left.expr, right: right.expr, loc },
+        from: left.from, to: right.to };
     }
     return left;
   };
@@ -82,7 +94,29 @@ export function parseExpr(text: string, at: Locator): Expr {
 
   const expr = sum();
   if (i < tokens.length) fail(`unexpected \`${tokens[i]!.text}\``, tokens[i]!.at);
-  return expr;
+  return expr.expr;
+}
+
+const PRECEDENCE = { '+': 1, '-': 1, '*': 2, '/': 2 } as const;
+
+/** The expression as text, parenthesized only where precedence needs it: `dim / (a - b)`. */
+export function formatExpr(expr: Expr): string {
+  switch (expr.kind) {
+    case 'num':
+    case 'bool':
+      return String(expr.value);
+    case 'name':
+      return expr.name;
+    case 'bin': {
+      const p = PRECEDENCE[expr.op];
+      const side = (e: Expr, tight: boolean) => {
+        const inner = e.kind === 'bin' ? PRECEDENCE[e.op] : 3;
+        return inner < p || (tight && inner === p) ? `(${formatExpr(e)})` : formatExpr(e);
+      };
+      const tight = expr.op === '-' || expr.op === '/';
+      return `${side(expr.left, false)} ${expr.op} ${side(expr.right, tight)}`;
+    }
+  }
 }
 
 /** Evaluates `expr`; a name missing from `env` is SPEC105 listing what is known. */
@@ -108,7 +142,8 @@ export function evalExpr(expr: Expr, env: Env): Value {
           expr.loc);
       }
       if (expr.op === '/' && r === 0) {
-        throw new SmeltError('SPEC104', 'division by zero', expr.loc);
+        throw new SmeltError('SPEC104',
+          `division by zero: the divisor \`${formatExpr(expr.right)}\` is ${r}`, expr.right.loc);
       }
       return expr.op === '+' ? l + r : expr.op === '-' ? l - r : expr.op === '*' ? l * r : l / r;
     }

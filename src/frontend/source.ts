@@ -23,16 +23,12 @@ export class SpecSource {
     this.root = root;
   }
 
-  /** Reads and parses `file`; a YAML syntax error is SPEC100 at the offending token. */
-  static load(file: string): SpecSource {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      const reason = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : String(e);
-      throw new SmeltError('SPEC106', `cannot read spec ${file}: ${reason}`);
-    }
-    return SpecSource.parse(file, text);
+  /**
+   * Reads and parses `file`; `what` names it in a SPEC106 (located at `at` when another
+   * file names it). A YAML syntax error is SPEC100 at the offending token.
+   */
+  static load(file: string, what = 'spec file', at?: SourceLocation): SpecSource {
+    return SpecSource.parse(file, readSpecText(file, what, at));
   }
 
   static parse(file: string, text: string): SpecSource {
@@ -74,16 +70,28 @@ export class SpecSource {
   entries(map: YAMLMap<Scalar, YamlNode>): { key: string; keyNode: Scalar; value: YamlNode }[] {
     return map.items.map((pair: Pair<Scalar, YamlNode>) => {
       const keyNode = pair.key;
-      if (!isScalar(keyNode)) throw this.error('SPEC102', 'keys must be plain names', map);
+      if (!isScalar(keyNode)) {
+        throw this.error('SPEC102', 'keys must be plain names', (keyNode as YamlNode) ?? map);
+      }
       return { key: String(keyNode.value), keyNode, value: pair.value as YamlNode };
     });
   }
 
-  /** A field of a mapping, or a SPEC101 naming the field and where it was expected. */
+  /**
+   * A field of a mapping, or a SPEC101 naming the field and where it was expected: at the
+   * key when it is there without a value, else at the mapping.
+   */
   field(map: YAMLMap<Scalar, YamlNode>, key: string, what: string): YamlNode {
     const value = this.optional(map, key);
-    if (value === undefined) throw this.error('SPEC101', `${what} needs a \`${key}\` field`, map);
-    return value;
+    if (value !== undefined) return value;
+    const keyNode = this.keyNode(map, key);
+    if (keyNode) throw this.error('SPEC101', `\`${key}\` in ${what} has no value`, keyNode);
+    throw this.error('SPEC101', `${what} needs ${article(key)} \`${key}\` field`, map);
+  }
+
+  /** The key node of `key` in `map`, if the key is there. */
+  keyNode(map: YAMLMap<Scalar, YamlNode>, key: string): Scalar | undefined {
+    return map.items.find((p) => isScalar(p.key) && p.key.value === key)?.key;
   }
 
   optional(map: YAMLMap<Scalar, YamlNode>, key: string): YamlNode | undefined {
@@ -113,6 +121,24 @@ export class SpecSource {
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return v;
     }
     throw this.error('SPEC102', `${what} must be a number, string or boolean`, node);
+  }
+}
+
+/** `a` or `an`, by the first letter of `word`. */
+export function article(word: string): string {
+  return /^[aeiou]/i.test(word) ? 'an' : 'a';
+}
+
+/** The text of a spec file, or a SPEC106 saying why it cannot be read. */
+function readSpecText(file: string, what: string, at?: SourceLocation): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const detail = code === 'ENOENT' ? `${what} ${file} not found`
+      : code === 'EISDIR' ? `${what} ${file} is a directory, not a YAML file`
+        : `cannot read ${what} ${file}: ${(e as Error).message}`;
+    throw new SmeltError('SPEC106', detail, at);
   }
 }
 

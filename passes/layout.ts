@@ -1,0 +1,38 @@
+// Layout selection: picks the order each weight is stored in (see ir/layout.ts).
+//
+//   %5 = weight layers.0.wq : f32[64, 64]          rows (as declared)
+//   %16 = matmul %15, %5                    →      %5 stored as panels16
+//
+// A 2-D weight whose every consumer is a matmul (as its `w` operand) or an embed (as its
+// table) is stored in panels of the target's vector width: matmuls then need no horizontal
+// sums, and embeds gather rows across the panel. Anything else keeps rows. The graph is
+// not rewritten; the decision travels beside it to memory planning and lowering.
+// Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
+
+import type { Graph } from '../ir/graph.js';
+import type { Layout } from '../ir/layout.js';
+import { ROWS } from '../ir/layout.js';
+import type { Target } from '../ir/target.js';
+
+/** The layout of every weight leaf, by node id. */
+export type LayoutPlan = ReadonlyMap<number, Layout>;
+
+export function selectLayouts(graph: Graph, target: Target): LayoutPlan {
+  const consumers = new Map<number, { op: string; operand: number }[]>();
+  for (const node of graph.nodes) {
+    node.inputs.forEach((input, operand) => {
+      const list = consumers.get(input) ?? [];
+      list.push({ op: node.op, operand });
+      consumers.set(input, list);
+    });
+  }
+  const plan = new Map<number, Layout>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'weight') continue;
+    const uses = consumers.get(node.id) ?? [];
+    const packable = node.type.shape.length === 2 && uses.length > 0 && uses.every((u) =>
+      (u.op === 'matmul' && u.operand === 1) || (u.op === 'embed' && u.operand === 0));
+    plan.set(node.id, packable ? { kind: 'panels', lanes: target.lanes } : ROWS);
+  }
+  return plan;
+}
