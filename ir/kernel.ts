@@ -102,9 +102,28 @@ export interface KernelProgram {
 export const int = (value: number): KExpr => ({ k: 'int', value });
 export const float = (value: number): KExpr => ({ k: 'float', value });
 export const v = (name: string): KExpr => ({ k: 'var', name });
-const bin = (op: BinOp) => (a: KExpr | number, b: KExpr | number): KExpr => ({
-  k: 'bin', op, a: typeof a === 'number' ? int(a) : a, b: typeof b === 'number' ? int(b) : b,
-});
+const isInt = (e: KExpr, value?: number) =>
+  e.k === 'int' && (value === undefined || e.value === value);
+
+/** Folds integer constants and the identities x+0, x*1, x*0, so rendered loops stay readable. */
+function fold(op: BinOp, a: KExpr, b: KExpr): KExpr {
+  if (a.k === 'int' && b.k === 'int' && op !== '/' && op !== '%') {
+    const x = a.value;
+    const y = b.value;
+    const value = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y
+      : op === 'max' ? Math.max(x, y) : Math.min(x, y);
+    return int(value);
+  }
+  if ((op === '+' || op === '-') && isInt(b, 0)) return a;
+  if (op === '+' && isInt(a, 0)) return b;
+  if (op === '*' && (isInt(a, 0) || isInt(b, 0))) return int(0);
+  if ((op === '*' || op === '/') && isInt(b, 1)) return a;
+  if (op === '*' && isInt(a, 1)) return b;
+  return { k: 'bin', op, a, b };
+}
+
+const bin = (op: BinOp) => (a: KExpr | number, b: KExpr | number): KExpr =>
+  fold(op, typeof a === 'number' ? int(a) : a, typeof b === 'number' ? int(b) : b);
 export const add = bin('+');
 export const sub = bin('-');
 export const mul = bin('*');

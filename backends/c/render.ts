@@ -48,8 +48,9 @@ export function renderExpr(e: KExpr): string {
       return e.lanes === 1 ? `${e.buf}[${renderExpr(e.index)}]`
         : `(*(const ${vecType(e.lanes)} *)(${e.buf} + ${renderExpr(e.index)}))`;
     case 'splat':
-      return e.lanes === 1 ? renderExpr(e.value)
-        : `((${vecType(e.lanes)}){0} + (${renderExpr(e.value)}))`;
+      if (e.lanes === 1) return renderExpr(e.value);
+      if (e.value.k === 'float' && e.value.value === 0) return `(${vecType(e.lanes)}){0}`;
+      return `((${vecType(e.lanes)}){0} + ${renderExpr(e.value)})`;
     case 'hsum':
       return e.lanes === 1 ? renderExpr(e.value) : `hsum${e.lanes}(${renderExpr(e.value)})`;
     case 'cast':

@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
+import { compileCommand } from './compile.js';
 import { inspectCommand } from './inspect.js';
 import { int, number } from './options.js';
 import { runCommand } from './run.js';
@@ -31,14 +32,27 @@ weightOptions(program.command('run')
   .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', int(0), 0)
   .option('--top-p <p>', 'nucleus sampling mass (1: off)', number(0, 1), 0.9)
   .option('--seed <s>', 'sampler seed (default: the clock)', int(0))
-  .addOption(new Option('--backend <name>', 'backend to run on').default('ref'))
+  .addOption(new Option('--backend <name>', 'backend to run on: ref, c').default('ref'))
   .option('--threads <n>', 'threads', int(1), 1)
+  .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
   .action(runCommand);
 
 weightOptions(program.command('inspect')
-  .description('print the bound hyperparameters and the graph IR')
+  .description('print the bound hyperparameters and the graph IR, or the memory plan')
   .argument('<spec>', 'model or architecture spec (YAML)'))
+  .option('--memory', 'print weights, KV cache per token and arena sizes')
+  .option('--max-tokens <n>', 'tokens per step the arena is planned for', int(1), 128)
+  .option('--target <name>', 'target whose layouts to plan for', 'native')
   .action(inspectCommand);
+
+program.command('compile')
+  .description('compile a spec to a native module (C source and .so)')
+  .argument('<spec>', 'model spec (YAML)')
+  .option('--backend <name>', 'backend to compile for', 'c')
+  .option('-o, --out <dir>', 'folder to write model.c and model.so into')
+  .option('--emit-c', 'print the generated C to stdout')
+  .option('--target <name>', 'native, avx512, avx2, scalar', 'native')
+  .action(compileCommand);
 
 try {
   await program.parseAsync();

@@ -2,6 +2,7 @@
 
 import { backendNamed } from '../../backends/index.js';
 import { SmeltError } from '../../ir/diagnostics.js';
+import { targetNamed } from '../../ir/target.js';
 import { generate } from '../runtime/generate.js';
 import { compileInput } from '../runtime/load.js';
 import type { ModelFlags } from './setup.js';
@@ -16,6 +17,7 @@ export interface RunFlags extends ModelFlags {
   seed?: number;
   backend: string;
   threads: number;
+  target: string;
 }
 
 /** BOS when no tokenizer says otherwise: the llama/SentencePiece convention. */
@@ -36,7 +38,8 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
   if (flags.threads > 1 && backend.name === 'ref') {
     process.stderr.write('note: the ref backend runs on one thread; --threads is ignored\n');
   }
-  const exe = await backend.compile(compileInput(loaded), { threads: flags.threads });
+  const target = targetNamed(flags.target);
+  const exe = await backend.compile(compileInput(loaded), { threads: flags.threads, target });
 
   // the prompt is printed as the model reads it, then every token as it is chosen
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];
@@ -52,7 +55,8 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
     topK: flags.topK,
     topP: flags.topP,
     seed: flags.seed ?? Date.now(),
-    stopTokens: tokenizer ? [tokenizer.bos, tokenizer.eos] : [DEFAULT_BOS],
+    // without a tokenizer no id is special: run all the steps
+    stopTokens: tokenizer ? [tokenizer.bos, tokenizer.eos] : [],
     onToken: (token, prev) => emit(prev, token),
   });
   await new Promise((done) => process.stdout.write(utf8.decode() + '\n', done));

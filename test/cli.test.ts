@@ -1,0 +1,103 @@
+// The `smelt` command as a user runs it: real checkpoint, bad input, unknown flags.
+// Runs the built CLI (dist/, built by `npm test` before Jest starts).
+import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { modelPath, readGolden } from './models.js';
+
+function smelt(...args: string[]) {
+  const r = spawnSync('node', ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const bin = () => modelPath('stories260K/stories260K.bin');
+const tok = () => modelPath('stories260K/tok512.bin');
+
+describe('smelt run', () => {
+  test.each(['ref', 'c'])('greedy stories260K on %s prints the golden story', (backend) => {
+    const golden = readGolden<{ text: string }>('stories260K_greedy_once_upon_a_time.json');
+    const r = smelt('run', 'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(),
+      '--prompt', 'Once upon a time', '--steps', '64', '--temperature', '0', '--backend', backend,
+      '--threads', '2');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(golden.text + '\n');
+    expect(r.stderr).toMatch(/generated 60 tokens, decode [\d.]+ tok\/s/);
+  });
+
+  test('a GGUF brings its own tokenizer and its numbers', () => {
+    const r = smelt('run', 'specs/llama.yaml', '--weights',
+      modelPath('stories260K/stories260K-f32.gguf'), '--prompt', 'Once upon a time',
+      '--steps', '12', '--temperature', '0');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('Once upon a time, there was a little girl\n');
+  });
+
+  test('random weights run without a checkpoint and print every step as token ids', () => {
+    const args = ['run', 'specs/stories260k.yaml', '--random-weights', '3', '--steps', '20',
+      '--backend', 'c', '--seed', '1'];
+    const first = smelt(...args);
+    expect(first.code).toBe(0);
+    const ids = first.stdout.trim().split(' ').map(Number);
+    expect(ids).toHaveLength(20);
+    expect(ids.every((id) => id >= 0 && id < 512)).toBe(true);
+    expect(smelt(...args).stdout).toBe(first.stdout);
+  });
+});
+
+describe('user mistakes are one located line, exit code 1, no stack trace', () => {
+  const cases: [string, string[], RegExp][] = [
+    ['missing weights file', ['run', 'specs/stories260k.yaml', '--weights', 'nope.bin'],
+      /^error WEIGHT301: nope.bin: cannot read: no such file/],
+    ['unknown flag', ['run', 'specs/stories260k.yaml', '--bogus'], /unknown option '--bogus'/],
+    ['bad number', ['run', 'specs/stories260k.yaml', '--steps', 'x'], /expected a whole number/],
+    ['unknown backend', ['run', 'specs/stories260k.yaml', '--random-weights', '1', '--backend',
+      'gpu'], /RUN602: unknown backend `gpu` \(available: ref, c\)/],
+    ['unknown target', ['compile', 'specs/stories260k.yaml', '--emit-c', '--target', 'neon'],
+      /unknown target `neon`/],
+    ['prompt without tokenizer', ['run', 'specs/stories260k.yaml', '--random-weights', '1',
+      '--prompt', 'hi'], /TOK402/],
+    ['weights that do not fit the spec', ['run', 'specs/smollm-135m.yaml', '--weights',
+      'STORIES'], /WEIGHT307: .* has dim = 64, but the model file sets dim = 576/],
+  ];
+  test.each(cases)('%s', (_, args, message) => {
+    const r = smelt(...args.map((a) => (a === 'STORIES' ? bin() : a)));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('a bad spec points at its line and column', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smelt-cli-'));
+    const spec = join(dir, 'bad.yaml');
+    writeFileSync(spec, 'model: x\narchitecture: nowhere.yaml\nparams: {}\n');
+    const r = smelt('run', spec, '--random-weights', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${spec}:2:15: error SPEC106`);
+    expect(r.stderr).toContain(' 2 | architecture: nowhere.yaml');
+  });
+});
+
+describe('smelt compile and inspect', () => {
+  test('--emit-c prints the module with one exported forward', () => {
+    const r = smelt('compile', 'specs/stories260k.yaml', '--emit-c');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('void smelt_forward(smelt_model *m');
+    expect(r.stdout).toContain('#pragma omp for schedule(static)');
+  });
+
+  test('inspect --memory gives weights, KV cache per token and arena', () => {
+    const r = smelt('inspect', 'specs/stories260k.yaml', '--memory');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/weights\s+1\.0 MiB/);
+    expect(r.stdout).toMatch(/KV cache\s+640\.0 KiB\s+\(1\.3 KiB per token × 512 positions\)/);
+    expect(r.stdout).toMatch(/arena\s+[\d.]+ KiB/);
+  });
+
+  test('inspect prints the graph IR', () => {
+    const r = smelt('inspect', 'specs/stories260k.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('matmul %15, %5 : f32[seq, 64]  # q');
+  });
+});
