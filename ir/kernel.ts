@@ -43,8 +43,8 @@ export type KStmt =
   | { k: 'let'; name: string; type: ScalarType; lanes: number; value: KExpr }
   | { k: 'set'; name: string; value: KExpr }
   | { k: 'store'; buf: string; index: KExpr; value: KExpr; lanes: number }
-  /** A zeroed local f32 array (per thread), addressed like a buffer. */
-  | { k: 'array'; name: string; size: number }
+  /** A local f32 array (per thread, zeroed when asked), addressed like a buffer. */
+  | { k: 'array'; name: string; size: number; zero: boolean }
   /** A branch on step scalars; at a kernel's top level, its arms may hold parallel loops. */
   | { k: 'if'; cond: { a: KExpr; op: '<' | '<=' | '>=' | '=='; b: KExpr }; then: KStmt[];
     else?: KStmt[] }

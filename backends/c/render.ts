@@ -90,7 +90,7 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
       }
       return;
     case 'array':
-      out.push(`${indent}float ${s.name}[${s.size}] = {0};`);
+      out.push(`${indent}float ${s.name}[${s.size}]${s.zero ? ' = {0}' : ''};`);
       return;
     case 'if':
       out.push(`${indent}if (${renderExpr(s.cond.a)} ${s.cond.op} ${renderExpr(s.cond.b)}) {`);

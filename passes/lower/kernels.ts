@@ -207,11 +207,12 @@ function kvWrite(node: Node): Kernel {
 }
 
 /**
- * Causal GQA with an online softmax: one pass over positions 0..pos+t keeps the running
- * max `m`, the running sum `l` and the weighted sum of values, rescaled when `m` grows.
- * Each (token, head) pair is one parallel task.
+ * Causal GQA, one parallel task per (token, head): scores of positions 0..pos+t into a
+ * per-task array (at most seq_len floats, never a [seq, ctx] matrix), softmax in place
+ * (one exp per position), then the weighted sum of values. Query head h reads kv head
+ * h / (n_heads / n_kv_heads).
  */
-function attention(node: Node, { target }: LowerContext): Kernel {
+function attention(node: Node, { target, graph }: LowerContext): Kernel {
   const { lanes } = target;
   const nh = node.attrs.n_heads as number;
   const nkv = node.attrs.n_kv_heads as number;
@@ -219,32 +220,38 @@ function attention(node: Node, { target }: LowerContext): Kernel {
   const hs = width / nh;
   const kvw = hs * nkv;
   const group = nh / nkv;
+  const maxContext = dim(graph.nodes[node.inputs[1]!]!, 0);
   const q = (i: KExpr) => load('q', add(mul(v('t'), width), add(mul(v('h'), hs), i)), lanes);
   const kv = (buf: string, i: KExpr, l = lanes) =>
     load(buf, add(mul(v('p'), kvw), add(mul(v('g'), hs), i)), l);
   const score = dot('dot', q, (i) => kv('k', i), hs, lanes, 'qk');
   return {
-    name: `attention_${nh}x${nkv}x${hs}`,
+    name: `attention_${nh}x${nkv}x${hs}_ctx${maxContext}`,
     doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${hs})·v, ${nh} heads over ${nkv} kv heads`,
     params: [out(), arg('q'), arg('k'), arg('v')],
     body: [loop('th', 0, mul(v('n'), nh), [
       local('t', div(v('th'), nh), 'i32'),
       local('h', mod(v('th'), nh), 'i32'),
       local('g', div(v('h'), group), 'i32'),
+      local('ctx', add(add(v('pos'), v('t')), 1), 'i32'),
+      // scores and their max
+      { k: 'array', name: 'scores', size: maxContext, zero: false },
       local('m', float(-Infinity)),
-      local('l', float(0)),
-      { k: 'array', name: 'acc', size: hs },
-      loop('p', 0, add(add(v('pos'), v('t')), 1), [
+      loop('p', 0, v('ctx'), [
         ...score.stmts,
-        local('score', mul(score.result, float(1 / Math.sqrt(hs)))),
-        local('m_new', max(v('m'), v('score'))),
-        local('rescale', call('exp', sub(v('m'), v('m_new')))),
-        local('e', call('exp', sub(v('score'), v('m_new')))),
-        set('l', add(mul(v('l'), v('rescale')), v('e'))),
-        loop('i', 0, hs, [store('acc', v('i'),
-          add(mul(load('acc', v('i')), v('rescale')), mul(v('e'), kv('v', v('i'), 1))))]),
-        set('m', v('m_new')),
+        store('scores', v('p'), mul(score.result, float(1 / Math.sqrt(hs)))),
+        set('m', max(v('m'), load('scores', v('p')))),
       ]),
+      // softmax numerators and their sum
+      local('l', float(0)),
+      loop('p', 0, v('ctx'), [
+        store('scores', v('p'), call('exp', sub(load('scores', v('p')), v('m')))),
+        set('l', add(v('l'), load('scores', v('p')))),
+      ]),
+      // weighted sum of values
+      { k: 'array', name: 'acc', size: hs, zero: true },
+      loop('p', 0, v('ctx'), [loop('i', 0, hs, [store('acc', v('i'),
+        add(load('acc', v('i')), mul(load('scores', v('p')), kv('v', v('i'), 1))))])]),
       loop('i', 0, hs, [store('out', add(mul(v('t'), width), add(mul(v('h'), hs), v('i'))),
         div(load('acc', v('i')), v('l')))]),
     ], { parallel: true })],
