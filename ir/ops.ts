@@ -144,8 +144,11 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
     operands: ['cache', 'x'],
     attrs: {},
     infer([cache, x]) {
-      if (cache!.shape.length !== 2 || x!.shape.length !== 2) {
-        return mismatch('kv_write', 'cache', 'a matrix [seq_len, kv_dim]', cache!);
+      if (cache!.dtype !== 'f32' || cache!.shape.length !== 2) {
+        return mismatch('kv_write', 'cache', 'an f32 matrix [seq_len, kv_dim]', cache!);
+      }
+      if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
+        return mismatch('kv_write', 'x', `an f32 matrix [seq, ${last(cache!.shape)}]`, x!);
       }
       if (!dimEquals(last(cache!.shape), last(x!.shape))) {
         return mismatch('kv_write', 'x', `[seq, ${last(cache!.shape)}] to match the cache`, x!);

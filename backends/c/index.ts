@@ -19,21 +19,22 @@ export const MAX_TOKENS = 128;
 
 // libgomp must stay loaded for the life of the process: unloading it crashes Node.
 let gomp: unknown;
-// koffi type names are global: the opaque model handle is declared once per process.
-const MODEL_TYPE = koffi.pointer('smelt_model', koffi.opaque());
+// The opaque model handle is an anonymous koffi type: koffi's type names are global to the
+// process (not to a module registry), so a named one clashes when this file loads twice.
+const MODEL = koffi.pointer(koffi.opaque());
 
 function loadLibrary(path: string) {
   gomp ??= koffi.load('libgomp.so.1');
   try {
     const lib = koffi.load(path);
     return {
-      create: lib.func('smelt_model *smelt_new(int threads)'),
-      setWeights: lib.func('void smelt_set_weights(smelt_model *m, int64_t offset, ' +
-        'const float *data, int64_t count)'),
-      reset: lib.func('void smelt_reset(smelt_model *m)'),
-      forward: lib.func('void smelt_forward(smelt_model *m, const int32_t *tokens, int n, ' +
-        'int pos, float *logits)'),
-      free: lib.func('void smelt_free(smelt_model *m)'),
+      create: lib.func('smelt_new', MODEL, ['int']),
+      setWeights: lib.func('smelt_set_weights', 'void', [MODEL, 'int64_t', 'const float *',
+        'int64_t']),
+      reset: lib.func('smelt_reset', 'void', [MODEL]),
+      forward: lib.func('smelt_forward', 'void', [MODEL, 'const int32_t *', 'int', 'int',
+        'float *']),
+      free: lib.func('smelt_free', 'void', [MODEL]),
     };
   } catch (e) {
     throw new SmeltError('BACKEND703', `cannot load ${path}: ${(e as Error).message}`);

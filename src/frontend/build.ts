@@ -3,18 +3,23 @@
 // Layers are unrolled: layer i's weights and states become leaves named `layers.i.<name>`.
 // Names in statements resolve, innermost first, to: the current layer's weights and
 // states, values assigned so far (a later assignment rebinds a name, as `x = add(x, o)`
-// does), model weights, then graph inputs. Every mistake is a located SPEC2xx error.
+// does), model weights, then graph inputs. `checkDeclarations` has already made every
+// declared name unique and kept statements from assigning to one, so no value shadows
+// a weight, state or input. Every mistake is a located SPEC2xx error.
 
 import type { Graph } from '../../ir/graph.js';
 import { GraphBuilder } from '../../ir/graph.js';
 import type { AttrValue } from '../../ir/ops.js';
 import { OP_KINDS, OP_TABLE, isComputeOp, isOpKind } from '../../ir/ops.js';
-import { SmeltError } from '../../ir/diagnostics.js';
+import { InternalError, SmeltError } from '../../ir/diagnostics.js';
 import type { Dim } from '../../ir/types.js';
+import { formatShape, shapeEquals } from '../../ir/types.js';
 import type { Env } from './expr.js';
 import { evalDim, evalExpr } from './expr.js';
+import { nearest } from './names.js';
+import { article } from './source.js';
 import type { ArchSpec, DimExpr, WeightDecl } from './spec.js';
-import type { Statement } from './statement.js';
+import type { Operand, Statement } from './statement.js';
 
 /** A weight leaf of the built graph and the declaration it came from. */
 export interface WeightSlot {
@@ -62,7 +67,7 @@ function attrsOf(stmt: Statement, op: keyof typeof OP_TABLE, env: Env): Record<s
       : typeof value === 'number' && (spec.type === 'number' || Number.isInteger(value));
     if (!ok) {
       throw new SmeltError('SPEC207',
-        `${op}: attribute \`${a.key}\` must be ${spec.type === 'int' ? 'an int' : `a ${spec.type}`}` +
+        `${op}: attribute \`${a.key}\` must be ${article(spec.type)} ${spec.type}` +
         `, got ${value}`, a.value.loc);
     }
     attrs[a.key] = value;
@@ -75,8 +80,25 @@ function attrsOf(stmt: Statement, op: keyof typeof OP_TABLE, env: Env): Record<s
   return attrs;
 }
 
-/** Adds one statement's node; `scopes[0]` holds assigned values, the rest are read-only. */
-function apply(b: GraphBuilder, stmt: Statement, scopes: Scope[], env: Env): void {
+/** The scopes a statement sees, innermost first; `values` is the one it assigns to. */
+interface Scopes {
+  values: Scope;
+  lookup: Scope[];
+}
+
+/** The id an operand names, or SPEC205 listing the names in scope nearest to it. */
+function resolve(o: Operand, opName: string, scopes: Scope[]): number {
+  for (const scope of scopes) {
+    const id = scope.get(o.name);
+    if (id !== undefined) return id;
+  }
+  const names = scopes.flatMap((s) => [...s.keys()]);
+  throw new SmeltError('SPEC205',
+    `${opName}: operand \`${o.name}\` is not defined (in scope: ${nearest(o.name, names)})`, o.loc);
+}
+
+/** Adds one statement's node and binds its result in `scopes.values`. */
+function apply(b: GraphBuilder, stmt: Statement, scopes: Scopes, env: Env): void {
   const opName = stmt.op.name;
   if (!isOpKind(opName) || !isComputeOp(opName)) {
     const known = OP_KINDS.filter(isComputeOp).join(', ');
@@ -87,36 +109,48 @@ function apply(b: GraphBuilder, stmt: Statement, scopes: Scope[], env: Env): voi
     throw new SmeltError('SPEC202', `${opName} takes ${info.operands.length} operands ` +
       `(${info.operands.join(', ')}), got ${stmt.operands.length}`, stmt.op.loc);
   }
-  const inputs = stmt.operands.map((o) => {
-    const id = scopes.map((s) => s.get(o.name)).find((i) => i !== undefined);
-    if (id === undefined) {
-      throw new SmeltError('SPEC205', `${opName}: operand \`${o.name}\` is not defined`, o.loc);
-    }
-    return id;
-  });
+  const inputs = stmt.operands.map((o) => resolve(o, opName, scopes.lookup));
   const result = b.apply(opName, inputs, attrsOf(stmt, opName, env),
     { name: stmt.out.name, loc: stmt.loc });
   if (typeof result !== 'number') {
     const at = result.operand ? info.operands.indexOf(result.operand) : -1;
     throw new SmeltError('SPEC203', result.error, at >= 0 ? stmt.operands[at]!.loc : stmt.op.loc);
   }
-  if (scopes.slice(1).some((s) => s.has(stmt.out.name))) {
-    throw new SmeltError('SPEC205', `\`${stmt.out.name}\` is a weight, state or input and cannot ` +
-      'be assigned', stmt.out.loc);
+  scopes.values.set(stmt.out.name, result);
+}
+
+/**
+ * The leaf a tied weight aliases, or undefined when `when` does not hold. The tie must
+ * hold between equal shapes (SPEC203 at the tied weight).
+ */
+function tieTarget(b: GraphBuilder, decl: WeightDecl, env: Env, scope: Scope): number | undefined {
+  if (!decl.tiedTo) return undefined;
+  if (decl.when !== undefined) {
+    const holds = evalExpr(decl.when, env);
+    if (typeof holds !== 'boolean') {
+      throw new SmeltError('SPEC102', `\`when\` of weight \`${decl.name}\` must be a bool, ` +
+        `got ${holds}`, decl.when.loc);
+    }
+    if (!holds) return undefined;
   }
-  scopes[0]!.set(stmt.out.name, result);
+  const target = scope.get(decl.tiedTo.name);
+  if (target === undefined) {
+    throw new InternalError('frontend', `tie target ${decl.tiedTo.name} was not checked at load`);
+  }
+  const shape = concrete(decl.shape, env, `weight \`${decl.name}\``);
+  const want = b.type(target).shape;
+  if (!shapeEquals(shape, want)) {
+    throw new SmeltError('SPEC203', `weight \`${decl.name}\` is declared ${formatShape(shape)}, ` +
+      `but it is tied to \`${decl.tiedTo.name}\`, which is ${formatShape(want)}`, decl.loc);
+  }
+  return target;
 }
 
 function addWeights(b: GraphBuilder, decls: WeightDecl[], env: Env, scope: Scope,
   slots: WeightSlot[], layer?: number): void {
   for (const decl of decls) {
-    const tied = decl.tiedTo && (decl.when === undefined || evalExpr(decl.when, env) === true);
-    if (tied) {
-      const target = scope.get(decl.tiedTo!.name);
-      if (target === undefined) {
-        throw new SmeltError('SPEC205', `\`${decl.name}\` is tied to \`${decl.tiedTo!.name}\`, ` +
-          'which is not a weight declared before it', decl.tiedTo!.loc);
-      }
+    const target = tieTarget(b, decl, env, scope);
+    if (target !== undefined) {
       scope.set(decl.name, target);
       continue;
     }
@@ -129,20 +163,22 @@ function addWeights(b: GraphBuilder, decls: WeightDecl[], env: Env, scope: Scope
 
 export function buildGraph(arch: ArchSpec, env: Env): ModelGraph {
   const b = new GraphBuilder();
-  const globals: Scope = new Map();
+  const inputs: Scope = new Map();
+  const weights: Scope = new Map();
   const values: Scope = new Map();
   const slots: WeightSlot[] = [];
   const states: { name: string; shape: number[] }[] = [];
 
   // inputs and model weights
   for (const input of arch.inputs) {
-    globals.set(input.name, b.leaf('input', input.name,
+    inputs.set(input.name, b.leaf('input', input.name,
       { dtype: 'i32', shape: evalShape(input.shape, env) }));
   }
-  addWeights(b, arch.weights, env, globals, slots);
+  addWeights(b, arch.weights, env, weights, slots);
 
   // prologue, then every layer with its own weights and states, then epilogue
-  for (const stmt of arch.prologue) apply(b, stmt, [values, globals], env);
+  const outer: Scopes = { values, lookup: [values, weights, inputs] };
+  for (const stmt of arch.prologue) apply(b, stmt, outer, env);
   const nLayers = evalExpr(arch.layerCount, env);
   if (typeof nLayers !== 'number' || !Number.isInteger(nLayers) || nLayers < 0) {
     throw new SmeltError('SPEC204', `\`graph.layers\` must be a whole number, got ${nLayers}`,
@@ -157,9 +193,10 @@ export function buildGraph(arch: ArchSpec, env: Env): ModelGraph {
       local.set(s.name, b.leaf('state', name, { dtype: 'f32', shape }));
       states.push({ name, shape });
     }
-    for (const stmt of arch.layer) apply(b, stmt, [values, local, globals], env);
+    const scopes: Scopes = { values, lookup: [local, values, weights, inputs] };
+    for (const stmt of arch.layer) apply(b, stmt, scopes, env);
   }
-  for (const stmt of arch.epilogue) apply(b, stmt, [values, globals], env);
+  for (const stmt of arch.epilogue) apply(b, stmt, outer, env);
 
   const outputs = arch.outputs.map((o) => {
     const id = values.get(o.name);

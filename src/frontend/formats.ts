@@ -3,16 +3,18 @@
 //
 // Names may contain `{layer}`, replaced by the layer index. llama2.c files hold no names,
 // only an order, so that map is a list: `layers.<name>` stands for that weight of every
-// layer stacked, `{ skip: [dims] }` for f32 data to step over. `checkFormats` makes sure
-// every map covers every weight the spec declares (SPEC206) and names nothing else.
+// layer stacked, `{ skip: [dims] }` for f32 data to step over. This file reads the maps;
+// `format-check.ts` checks them against the spec's declarations.
 
+import type { Scalar, YAMLMap } from 'yaml';
 import type { SourceLocation } from '../../ir/diagnostics.js';
-import { SmeltError } from '../../ir/diagnostics.js';
 import type { Expr } from './expr.js';
-import type { WeightDecl } from './spec.js';
 import { scalarExpr } from './spec.js';
 import type { SpecSource, YamlNode } from './source.js';
 import { isMap } from './source.js';
+
+/** A llama2.c header is 7 int32: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab, seq. */
+const LLAMA2C_HEADER_FIELDS = 7;
 
 export interface Mapped {
   tensor: string;
@@ -22,7 +24,9 @@ export interface Mapped {
 export interface NameMap {
   weights: Map<string, Mapped>;
   layerWeights: Map<string, Mapped>;
+  /** The map's key (`gguf:`), and each section's key (the map's when it is absent). */
   loc: SourceLocation;
+  sections: { weights: SourceLocation; layer_weights: SourceLocation };
 }
 
 /** A parameter read from metadata: the value at `key`, or the length of the array there. */
@@ -30,6 +34,8 @@ export interface ParamSource {
   key: string;
   lengthOf: boolean;
   loc: SourceLocation;
+  /** The param's name in the map. */
+  paramLoc: SourceLocation;
 }
 
 export interface GgufMap extends NameMap {
@@ -38,13 +44,21 @@ export interface GgufMap extends NameMap {
 
 export type OrderEntry =
   | { kind: 'weight'; name: string; stacked: boolean; loc: SourceLocation }
-  | { kind: 'skip'; shape: { text: string; expr: Expr; loc: SourceLocation }[]; loc: SourceLocation };
+  | { kind: 'skip'; shape: SkipDim[]; loc: SourceLocation };
+
+export interface SkipDim {
+  text: string;
+  expr: Expr;
+  loc: SourceLocation;
+}
 
 export interface Llama2cMap {
   header: { name: string; loc: SourceLocation }[];
   legacy: OrderEntry[];
   v1: OrderEntry[];
+  /** The map's key (`llama2c:`), and the keys of its fields. */
   loc: SourceLocation;
+  keys: { legacy: SourceLocation; v1: SourceLocation };
 }
 
 export interface FormatMaps {
@@ -62,31 +76,49 @@ function loadNames(src: SpecSource, node: YamlNode | undefined, what: string) {
   return names;
 }
 
-function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: string[]): NameMap {
+/** Where `key` of `map` is written, or `fallback` when it is absent. */
+function keyLoc(src: SpecSource, map: YAMLMap<Scalar, YamlNode>, key: string,
+  fallback: SourceLocation): SourceLocation {
+  const node = src.keyNode(map, key);
+  return node ? src.where(node) : fallback;
+}
+
+function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: string[],
+  loc: SourceLocation): NameMap {
   const map = src.map(node, what);
   src.onlyKeys(map, ['weights', 'layer_weights', ...extra], what);
   return {
     weights: loadNames(src, src.optional(map, 'weights'), `${what}.weights`),
     layerWeights: loadNames(src, src.optional(map, 'layer_weights'), `${what}.layer_weights`),
-    loc: src.where(node),
+    loc,
+    sections: {
+      weights: keyLoc(src, map, 'weights', loc),
+      layer_weights: keyLoc(src, map, 'layer_weights', loc),
+    },
   };
 }
 
-function loadGguf(src: SpecSource, node: YamlNode): GgufMap {
-  const names = loadNameMap(src, node, '`formats.gguf`', ['params']);
+function loadParamSource(src: SpecSource, key: string, keyNode: YamlNode,
+  value: YamlNode): ParamSource {
+  const what = `\`formats.gguf.params.${key}\``;
+  const paramLoc = src.where(keyNode);
+  if (!isMap(value)) {
+    return { key: src.string(value, what), lengthOf: false, loc: src.where(value), paramLoc };
+  }
+  const m = src.map(value, what);
+  src.onlyKeys(m, ['length_of'], what);
+  const lengthOf = src.string(src.field(m, 'length_of', what), what);
+  return { key: lengthOf, lengthOf: true, loc: src.where(value), paramLoc };
+}
+
+function loadGguf(src: SpecSource, node: YamlNode, loc: SourceLocation): GgufMap {
+  const names = loadNameMap(src, node, '`formats.gguf`', ['params'], loc);
   const params = new Map<string, ParamSource>();
   const paramsNode = src.optional(src.map(node, '`formats.gguf`'), 'params');
   if (paramsNode !== undefined) {
-    for (const { key, value } of src.entries(src.map(paramsNode, '`formats.gguf.params`'))) {
-      const what = `\`formats.gguf.params.${key}\``;
-      if (isMap(value)) {
-        const m = src.map(value, what);
-        src.onlyKeys(m, ['length_of'], what);
-        const lengthOf = src.string(src.field(m, 'length_of', what), what);
-        params.set(key, { key: lengthOf, lengthOf: true, loc: src.where(value) });
-      } else {
-        params.set(key, { key: src.string(value, what), lengthOf: false, loc: src.where(value) });
-      }
+    for (const { key, keyNode, value } of src.entries(src.map(paramsNode,
+      '`formats.gguf.params`'))) {
+      params.set(key, loadParamSource(src, key, keyNode, value));
     }
   }
   return { ...names, params };
@@ -110,17 +142,27 @@ function loadOrder(src: SpecSource, node: YamlNode | undefined, what: string): O
   });
 }
 
-function loadLlama2c(src: SpecSource, node: YamlNode): Llama2cMap {
+function loadLlama2c(src: SpecSource, node: YamlNode, loc: SourceLocation): Llama2cMap {
   const what = '`formats.llama2c`';
   const map = src.map(node, what);
   src.onlyKeys(map, ['header', 'legacy', 'v1'], what);
-  const header = src.seq(src.field(map, 'header', what), `${what}.header`).items
+  const headerNode = src.seq(src.field(map, 'header', what), `${what}.header`);
+  const header = headerNode.items
     .map((item) => ({ name: src.string(item, 'a header field'), loc: src.where(item) }));
+  if (header.length !== LLAMA2C_HEADER_FIELDS) {
+    throw src.error('SPEC102', `\`formats.llama2c.header\` must name the ` +
+      `${LLAMA2C_HEADER_FIELDS} int32 ` +
+      `fields of the header, got ${header.length}`, headerNode);
+  }
   return {
     header,
     legacy: loadOrder(src, src.field(map, 'legacy', what), `${what}.legacy`),
     v1: loadOrder(src, src.field(map, 'v1', what), `${what}.v1`),
-    loc: src.where(node),
+    loc,
+    keys: {
+      legacy: keyLoc(src, map, 'legacy', loc),
+      v1: keyLoc(src, map, 'v1', loc),
+    },
   };
 }
 
@@ -129,64 +171,14 @@ export function loadFormats(src: SpecSource, node: YamlNode | undefined): Format
   const map = src.map(node, '`formats`');
   src.onlyKeys(map, ['gguf', 'safetensors', 'llama2c'], '`formats`');
   const formats: FormatMaps = {};
+  const at = (key: string) => src.where(src.keyNode(map, key));
   const gguf = src.optional(map, 'gguf');
   const st = src.optional(map, 'safetensors');
   const l2c = src.optional(map, 'llama2c');
-  if (gguf !== undefined) formats.gguf = loadGguf(src, gguf);
-  if (st !== undefined) formats.safetensors = loadNameMap(src, st, '`formats.safetensors`', []);
-  if (l2c !== undefined) formats.llama2c = loadLlama2c(src, l2c);
+  if (gguf !== undefined) formats.gguf = loadGguf(src, gguf, at('gguf'));
+  if (st !== undefined) {
+    formats.safetensors = loadNameMap(src, st, '`formats.safetensors`', [], at('safetensors'));
+  }
+  if (l2c !== undefined) formats.llama2c = loadLlama2c(src, l2c, at('llama2c'));
   return formats;
-}
-
-function checkNames(map: NameMap, format: string, weights: WeightDecl[], layer: WeightDecl[]) {
-  const pairs: [Map<string, Mapped>, WeightDecl[], string][] =
-    [[map.weights, weights, 'weights'], [map.layerWeights, layer, 'layer_weights']];
-  for (const [names, decls, section] of pairs) {
-    for (const decl of decls) {
-      if (!names.has(decl.name)) {
-        throw new SmeltError('SPEC206',
-          `\`formats.${format}.${section}\` has no entry for weight \`${decl.name}\``, map.loc);
-      }
-    }
-    for (const [name, mapped] of names) {
-      if (!decls.some((d) => d.name === name)) {
-        throw new SmeltError('SPEC205',
-          `\`formats.${format}.${section}\` maps \`${name}\`, which is not a declared ${section} entry`,
-          mapped.loc);
-      }
-    }
-  }
-}
-
-function checkOrder(order: OrderEntry[], form: string, weights: WeightDecl[],
-  layer: WeightDecl[], loc: SourceLocation) {
-  for (const entry of order) {
-    if (entry.kind !== 'weight') continue;
-    const decls = entry.stacked ? layer : weights;
-    if (!decls.some((d) => d.name === entry.name)) {
-      const kind = entry.stacked ? 'layer weight' : 'model weight';
-      throw new SmeltError('SPEC205',
-        `\`formats.llama2c.${form}\` lists \`${entry.name}\`, which is not a declared ${kind}`,
-        entry.loc);
-    }
-  }
-  for (const [decls, stacked] of [[weights, false], [layer, true]] as const) {
-    for (const decl of decls) {
-      if (!order.some((e) => e.kind === 'weight' && e.name === decl.name && e.stacked === stacked)) {
-        const name = stacked ? `layers.${decl.name}` : decl.name;
-        throw new SmeltError('SPEC206',
-          `\`formats.llama2c.${form}\` does not list weight \`${name}\``, loc);
-      }
-    }
-  }
-}
-
-/** Every map covers exactly the declared weights (SPEC206 for a gap, SPEC205 for a stray). */
-export function checkFormats(formats: FormatMaps, weights: WeightDecl[], layer: WeightDecl[]) {
-  if (formats.gguf) checkNames(formats.gguf, 'gguf', weights, layer);
-  if (formats.safetensors) checkNames(formats.safetensors, 'safetensors', weights, layer);
-  if (formats.llama2c) {
-    checkOrder(formats.llama2c.legacy, 'legacy', weights, layer, formats.llama2c.loc);
-    checkOrder(formats.llama2c.v1, 'v1', weights, layer, formats.llama2c.loc);
-  }
 }

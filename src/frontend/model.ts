@@ -8,12 +8,13 @@
 // from a weight file's metadata later. `bindParams` checks every value against its
 // declaration and evaluates the derived parameters.
 
-import { dirname, resolve } from 'node:path';
+import { dirname, isAbsolute, join } from 'node:path';
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import type { Env, Value } from './expr.js';
 import { evalExpr } from './expr.js';
-import { SpecSource } from './source.js';
+import type { YamlNode } from './source.js';
+import { SpecSource, article } from './source.js';
 import type { ArchSpec, ParamDecl } from './spec.js';
 import { loadArchitecture } from './spec.js';
 
@@ -26,6 +27,7 @@ export interface ModelSpec {
   name: string;
   file: string;
   params: Map<string, GivenParam>;
+  /** The `params:` key, where a required param that is not set is reported. */
   loc: SourceLocation;
 }
 
@@ -34,31 +36,29 @@ export interface LoadedSpec {
   model?: ModelSpec;
 }
 
+/** The architecture a model file names, as written relative to the model file's folder. */
+function loadNamedArchitecture(src: SpecSource, archNode: YamlNode): ArchSpec {
+  const written = src.string(archNode, '`architecture`');
+  const archPath = isAbsolute(written) ? written : join(dirname(src.file), written);
+  return loadArchitecture(SpecSource.load(archPath, 'architecture file', src.where(archNode)));
+}
+
 export function loadSpec(path: string): LoadedSpec {
   const src = SpecSource.load(path);
   const root = src.map(src.root, 'a spec (architecture or model file)');
   if (src.optional(root, 'model') === undefined) return { arch: loadArchitecture(src) };
 
   src.onlyKeys(root, ['model', 'architecture', 'params'], 'a model file');
-  const archNode = src.field(root, 'architecture', 'a model file');
-  const archPath = resolve(dirname(path), src.string(archNode, '`architecture`'));
-  let arch: ArchSpec;
-  try {
-    arch = loadArchitecture(SpecSource.load(archPath));
-  } catch (e) {
-    if (e instanceof SmeltError && e.code === 'SPEC106') {
-      throw src.error('SPEC106', `architecture file ${archPath} not found`, archNode);
-    }
-    throw e;
-  }
+  const arch = loadNamedArchitecture(src, src.field(root, 'architecture', 'a model file'));
+  const paramsNode = src.field(root, 'params', 'a model file');
   const params = new Map<string, GivenParam>();
-  for (const { key, keyNode, value } of src.entries(src.map(src.field(root, 'params',
-    'a model file'), '`params`'))) {
+  for (const { key, keyNode, value } of src.entries(src.map(paramsNode, '`params`'))) {
     params.set(key, { value: src.scalar(value, `param \`${key}\``) as Value,
       loc: src.where(keyNode) });
   }
   const name = String(src.scalar(src.field(root, 'model', 'a model file'), '`model`'));
-  return { arch, model: { name, file: path, params, loc: src.where(root) } };
+  const loc = src.where(src.keyNode(root, 'params'));
+  return { arch, model: { name, file: path, params, loc } };
 }
 
 function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {
@@ -67,7 +67,7 @@ function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {
     : decl.type === 'int' ? typeof v === 'number' && Number.isInteger(v)
       : typeof v === 'number';
   if (ok) return v;
-  const detail = `param \`${decl.name}\` must be ${decl.type === 'int' ? 'an int' : `a ${decl.type}`}` +
+  const detail = `param \`${decl.name}\` must be ${article(decl.type)} ${decl.type}` +
     `, got ${JSON.stringify(v)}`;
   if (given.loc) throw new SmeltError('SPEC102', detail, given.loc);
   throw new SmeltError('WEIGHT307', `${detail} (from ${origin})`);
@@ -75,7 +75,8 @@ function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {
 
 /**
  * The environment of every parameter and derived value. `given` values win over
- * defaults; a required parameter nobody sets is an error naming `origin`.
+ * defaults. A required parameter nobody sets is SPEC101 at `where` (a model file's
+ * `params` key), or without `where` WEIGHT307 naming `origin` (a weight file's metadata).
  */
 export function bindParams(
   arch: ArchSpec,
@@ -87,7 +88,8 @@ export function bindParams(
   for (const [name, g] of given) {
     if (!arch.params.some((p) => p.name === name)) {
       const known = arch.params.map((p) => p.name).join(', ');
-      const detail = `unknown parameter \`${name}\` for architecture ${arch.name} (known: ${known})`;
+      const detail = `unknown parameter \`${name}\` for architecture ${arch.name} ` +
+        `(known: ${known})`;
       throw g.loc ? new SmeltError('SPEC105', detail, g.loc) : new SmeltError('WEIGHT307', detail);
     }
   }
@@ -95,11 +97,25 @@ export function bindParams(
     const g = given.get(decl.name);
     if (g) env.set(decl.name, checkType(decl, g, origin));
     else if (decl.default !== undefined) env.set(decl.name, decl.default);
-    else {
-      const detail = `${origin} does not set required param \`${decl.name}\``;
-      throw where ? new SmeltError('SPEC101', detail, where) : new SmeltError('WEIGHT307', detail);
+    else if (where) {
+      throw new SmeltError('SPEC101', `\`params\` does not set required param ` +
+        `\`${decl.name}\`, which has no default`, where);
+    } else {
+      throw new SmeltError('WEIGHT307', `${origin} does not set required param \`${decl.name}\``);
     }
   }
   for (const d of arch.derived) env.set(d.name, evalExpr(d.expr, env));
   return env;
+}
+
+/**
+ * An architecture run on its own has no numbers: SPEC101 at its first required param,
+ * unless every param has a default.
+ */
+export function requireNumbers(arch: ArchSpec): void {
+  const missing = arch.params.find((p) => p.default === undefined);
+  if (!missing) return;
+  throw new SmeltError('SPEC101', `param \`${missing.name}\` has no value: an architecture ` +
+    'file holds no numbers; run a model file that names it, or pass `--weights` with a GGUF ' +
+    'or llama2.c file, whose metadata gives them', missing.loc);
 }

@@ -1,14 +1,17 @@
 // The architecture spec: hyperparameters, weights, states and the block's dataflow.
 //
-// `loadArchitecture` checks the file's structure (fields, types, expressions, statements);
-// graph-level checks (ops, arity, shapes, names) happen when the graph is built for a set
-// of numbers, in `build.ts`, because shapes depend on them.
+// `loadArchitecture` checks the file's structure (fields, types, expressions, statements),
+// the declared names (`names.ts`) and the format maps (`format-check.ts`); graph-level
+// checks (ops, arity, shapes, operands) happen when the graph is built for a set of
+// numbers, in `build.ts`, because shapes depend on them.
 
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import type { Expr, Value } from './expr.js';
 import { parseExpr } from './expr.js';
 import type { FormatMaps } from './formats.js';
-import { checkFormats, loadFormats } from './formats.js';
+import { loadFormats } from './formats.js';
+import { checkFormats } from './format-check.js';
+import { checkDeclarations } from './names.js';
 import type { SpecSource, YamlNode } from './source.js';
 import { isScalar } from './source.js';
 import type { Statement } from './statement.js';
@@ -90,16 +93,19 @@ function loadShape(src: SpecSource, node: YamlNode | undefined, what: string): D
   });
 }
 
+/** `int` for an integer literal (`10000`, `0x10`), `number` for any other (`10000.0`, `1e-5`). */
+function literalType(src: SpecSource, node: YamlNode): ParamType {
+  const text = src.text.slice(node.range![0], node.range![1]);
+  return /^[-+]?(\d+|0x[\da-fA-F]+|0o[0-7]+)$/.test(text) ? 'int' : 'number';
+}
+
 function loadParams(src: SpecSource, node: YamlNode | undefined): ParamDecl[] {
   return src.entries(src.map(node, '`params`')).map(({ key, keyNode, value }) => {
     const v = src.scalar(value, `param \`${key}\``);
     const loc = src.where(keyNode);
     if (v === 'int' || v === 'number' || v === 'bool') return { name: key, type: v, loc };
     if (typeof v === 'boolean') return { name: key, type: 'bool', default: v, loc };
-    if (typeof v === 'number') {
-      return { name: key, type: Number.isInteger(v) && !String(v).includes('.') ? 'int' : 'number',
-        default: v, loc };
-    }
+    if (typeof v === 'number') return { name: key, type: literalType(src, value), default: v, loc };
     throw src.error('SPEC102',
       `param \`${key}\` must be \`int\`, \`number\`, \`bool\` or a default value, got \`${v}\``,
       value);
@@ -121,6 +127,10 @@ function loadWeight(src: SpecSource, name: string, keyNode: YamlNode, node: Yaml
   const tied = src.optional(map, 'tied_to');
   if (tied) decl.tiedTo = { name: src.string(tied, `tied_to of ${what}`), loc: src.where(tied) };
   const when = src.optional(map, 'when');
+  if (when && !tied) {
+    throw src.error('SPEC101', `${what} has a \`when\` but no \`tied_to\`: \`when\` says when ` +
+      'a tie holds', src.keyNode(map, 'when'));
+  }
   if (when) decl.when = scalarExpr(src, when, `when of ${what}`);
   return decl;
 }
@@ -177,6 +187,7 @@ export function loadArchitecture(src: SpecSource): ArchSpec {
     })),
     formats: loadFormats(src, src.optional(root, 'formats')),
   };
-  checkFormats(arch.formats, arch.weights, arch.layerWeights);
+  checkDeclarations(arch);
+  checkFormats(arch);
   return arch;
 }

@@ -69,8 +69,14 @@ export function parseStatement(text: string, at: Locator): Statement {
 
   const operands: Operand[] = [];
   const attrs: Attribute[] = [];
-  for (const raw of splitArgs(text.slice(0, close), head[0].length)) {
+  const pieces = splitArgs(text.slice(0, close), head[0].length);
+  for (const [i, raw] of pieces.entries()) {
     const piece = trimmed(raw);
+    if (piece.text === '') {
+      // underline the stray comma: the one before a trailing empty piece, else the one after
+      const comma = i === pieces.length - 1 ? raw.at - 1 : raw.at + raw.text.length;
+      throw new SmeltError('SPEC104', 'empty operand: a stray `,`', at(comma, 1));
+    }
     const eq = piece.text.indexOf('=');
     if (eq >= 0) {
       const key = piece.text.slice(0, eq).trim();

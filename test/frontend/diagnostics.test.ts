@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, sep } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DiagnosticCode } from '../../ir/diagnostics.js';
 import { CATALOG, SmeltError } from '../../ir/diagnostics.js';
@@ -42,17 +42,23 @@ function edit(text: string, [from, to]: Edit): string {
   return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
-/** Writes the edited fixtures to a fresh folder, loads and builds; returns what was thrown. */
-function diagnose(c: Pick<Case, 'arch' | 'model' | 'load'>): { err: SmeltError; text: string } {
+/** Writes the edited fixtures to a fresh folder; returns the folder. */
+function writeCase(c: Pick<Case, 'arch' | 'model'>): string {
   const dir = mkdtempSync(join(scratch, 'case-'));
   writeFileSync(join(dir, 'llama.yaml'), c.arch ? edit(ARCH, c.arch) : ARCH);
   writeFileSync(join(dir, 'model.yaml'), c.model ? edit(MODEL, c.model) : MODEL);
+  return dir;
+}
+
+/** Writes the edited fixtures to a fresh folder, loads and builds; returns what was thrown. */
+function diagnose(c: Pick<Case, 'arch' | 'model' | 'load'>): { err: SmeltError; text: string } {
+  const dir = writeCase(c);
   try {
     specGraph(loadSpec(join(dir, c.load ?? 'model.yaml')));
   } catch (err) {
     expect(err).toBeInstanceOf(SmeltError);
     const e = err as SmeltError;
-    return { err: e, text: e.format().replaceAll(dir + sep, '') };
+    return { err: e, text: e.format().replaceAll(dir + sep, '').replaceAll(dir, '.') };
   }
   throw new Error('no error thrown');
 }
@@ -81,14 +87,59 @@ const CASES: Case[] = [
     ],
   },
   {
-    // The location is the whole model file, so the caret runs past the line (see report).
-    name: 'missing required param in a model file',
+    name: 'missing required param in a model file, at its `params` key',
     code: 'SPEC101',
     model: ['  dim: 64\n', ''],
     expected: [
-      'model.yaml:2:1: error SPEC101: model file model.yaml does not set required param `dim`',
-      ' 2 | model: stories260k',
-      '   | ' + '^'.repeat(207),
+      'model.yaml:4:1: error SPEC101: `params` does not set required param `dim`, which has no ' +
+        'default',
+      ' 4 | params:',
+      '   | ^^^^^^',
+    ],
+  },
+  {
+    // The location is the whole multi-line mapping: the caret stops at the end of its line.
+    name: 'missing field of a block mapping',
+    code: 'SPEC101',
+    arch: ['wq: { shape: [dim, dim] }', 'wq:\n    init: normal\n    tied_to: rms_att'],
+    expected: [
+      'llama.yaml:33:5: error SPEC101: weight `wq` needs a `shape` field',
+      ' 33 |     init: normal',
+      '    |     ^^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'missing field, with "an" before a vowel',
+    code: 'SPEC101',
+    arch: ['  outputs: [logits]\n', ''],
+    expected: [
+      'llama.yaml:47:3: error SPEC101: `graph` needs an `outputs` field',
+      ' 47 |   inputs:',
+      '    |   ^^^^^^^',
+    ],
+  },
+  {
+    name: '`when` without `tied_to`',
+    code: 'SPEC101',
+    arch: ['rms_final: { shape: [dim], init: ones }',
+      'rms_final: { shape: [dim], init: ones, when: tied_output }'],
+    expected: [
+      'llama.yaml:26:42: error SPEC101: weight `rms_final` has a `when` but no `tied_to`: ' +
+        '`when` says when a tie holds',
+      ' 26 |   rms_final: { shape: [dim], init: ones, when: tied_output }',
+      '    |                                          ^^^^',
+    ],
+  },
+  {
+    name: 'an architecture run without numbers',
+    code: 'SPEC101',
+    load: 'llama.yaml',
+    expected: [
+      'llama.yaml:8:3: error SPEC101: param `dim` has no value: an architecture file holds no ' +
+        'numbers; run a model file that names it, or pass `--weights` with a GGUF or llama2.c ' +
+        'file, whose metadata gives them',
+      ' 8 |   dim: int            # width of the residual stream',
+      '   |   ^^^',
     ],
   },
   {
@@ -113,6 +164,50 @@ const CASES: Case[] = [
     ],
   },
   {
+    // `512` is an integer literal, so the default declares an int
+    name: 'an int param (declared by an integer default) set to a fraction',
+    code: 'SPEC102',
+    arch: ['seq_len: int ', 'seq_len: 512 '],
+    model: ['seq_len: 512', 'seq_len: 512.5'],
+    expected: [
+      'model.yaml:11:3: error SPEC102: param `seq_len` must be an int, got 512.5',
+      ' 11 |   seq_len: 512.5',
+      '    |   ^^^^^^^',
+    ],
+  },
+  {
+    name: '`when` that is not a bool',
+    code: 'SPEC102',
+    arch: ['when: tied_output', 'when: n_heads / 2'],
+    expected: [
+      'llama.yaml:27:71: error SPEC102: `when` of weight `output` must be a bool, got 4',
+      ' 27 |   output: { shape: [vocab_size, dim], tied_to: token_embedding, when: n_heads / 2 }',
+      '    |                                                                       ^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a declared name that is not an identifier',
+    code: 'SPEC102',
+    arch: ['  wq: { shape: [dim, dim] }', '  w.q: { shape: [dim, dim] }'],
+    expected: [
+      'llama.yaml:32:3: error SPEC102: layer weight name `w.q` must be an identifier (letters, ' +
+        'digits and `_`)',
+      ' 32 |   w.q: { shape: [dim, dim] }',
+      '    |   ^^^',
+    ],
+  },
+  {
+    name: 'a llama2.c header with the wrong number of fields',
+    code: 'SPEC102',
+    arch: ['vocab_size, seq_len]', 'vocab_size]'],
+    expected: [
+      'llama.yaml:122:13: error SPEC102: `formats.llama2c.header` must name the 7 int32 ' +
+        'fields of the header, got 6',
+      ' 122 |     header: [dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size]',
+      '     |             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^',
+    ],
+  },
+  {
     name: 'unknown field',
     code: 'SPEC103',
     arch: ['wq: { shape: [dim, dim] }', 'wq: { shape: [dim, dim], inti: normal }'],
@@ -131,6 +226,26 @@ const CASES: Case[] = [
       'llama.yaml:20:19: error SPEC104: unexpected `/` in expression `dim // n_heads`',
       ' 20 |   head_size: dim // n_heads',
       '    |                   ^',
+    ],
+  },
+  {
+    name: 'division by zero names the divisor',
+    code: 'SPEC104',
+    arch: ['head_size: dim / n_heads', 'head_size: dim / (n_heads - 8)'],
+    expected: [
+      'llama.yaml:20:21: error SPEC104: division by zero: the divisor `n_heads - 8` is 0',
+      ' 20 |   head_size: dim / (n_heads - 8)',
+      '    |                     ^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'statement syntax error: empty operand',
+    code: 'SPEC104',
+    arch: ['- q = matmul(h, wq)', '- q = matmul(h, wq,)'],
+    expected: [
+      'llama.yaml:55:23: error SPEC104: empty operand: a stray `,`',
+      ' 55 |     - q = matmul(h, wq,)',
+      '    |                       ^',
     ],
   },
   {
@@ -179,6 +294,43 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a GGUF param key that is not a declared param',
+    code: 'SPEC105',
+    arch: ['rope_theta: llama.rope.freq_base', 'rope_base: llama.rope.freq_base'],
+    expected: [
+      'llama.yaml:90:7: error SPEC105: `formats.gguf.params` names `rope_base`, which is not a ' +
+        'declared param (params: dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, ' +
+        'seq_len, norm_eps, rope_theta, tied_output)',
+      ' 90 |       rope_base: llama.rope.freq_base',
+      '    |       ^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a llama2.c header name that is not a declared param',
+    code: 'SPEC105',
+    arch: ['vocab_size, seq_len]', 'vocab_size, seq_length]'],
+    expected: [
+      'llama.yaml:122:74: error SPEC105: `formats.llama2c.header` names `seq_length`, which is ' +
+        'not a declared param (params: dim, hidden_dim, n_layers, n_heads, n_kv_heads, ' +
+        'vocab_size, seq_len, norm_eps, rope_theta, tied_output)',
+      ' 122 |     header: [dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_length]',
+      '     |                                                                          ^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'an unknown name in a llama2.c skip, found when the graph is built',
+    code: 'SPEC105',
+    arch: ['{ skip: [seq_len, head_size / 2] }   # obsolete RoPE table (real part)',
+      '{ skip: [seq_len, head_siz / 2] }'],
+    expected: [
+      'llama.yaml:136:27: error SPEC105: unknown parameter `head_siz` (known: dim, hidden_dim, ' +
+        'n_layers, n_heads, n_kv_heads, vocab_size, seq_len, norm_eps, rope_theta, tied_output, ' +
+        'head_size, kv_dim)',
+      ' 136 |       - { skip: [seq_len, head_siz / 2] }',
+      '     |                           ^^^^^^^^',
+    ],
+  },
+  {
     name: 'non-existent architecture file',
     code: 'SPEC106',
     model: ['architecture: llama.yaml', 'architecture: lama.yaml'],
@@ -189,10 +341,20 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'architecture that is a directory',
+    code: 'SPEC106',
+    model: ['architecture: llama.yaml', 'architecture: .'],
+    expected: [
+      'model.yaml:3:15: error SPEC106: architecture file . is a directory, not a YAML file',
+      ' 3 | architecture: .',
+      '   |               ^',
+    ],
+  },
+  {
     name: 'non-existent spec file',
     code: 'SPEC106',
     load: 'nope.yaml',
-    expected: ['error SPEC106: cannot read spec nope.yaml: no such file'],
+    expected: ['error SPEC106: spec file nope.yaml not found'],
   },
 
   // SPEC2xx: the graph
@@ -229,6 +391,28 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'shape mismatch: kv_write of a vector blames `x`, not the cache',
+    code: 'SPEC203',
+    arch: ['- kc = kv_write(k_cache, k)', '- kc = kv_write(k_cache, tokens)'],
+    expected: [
+      'llama.yaml:60:30: error SPEC203: kv_write: operand `x` must be an f32 matrix [seq, 32], ' +
+        'got i32[seq]',
+      ' 60 |     - kc = kv_write(k_cache, tokens)',
+      '    |                              ^^^^^^',
+    ],
+  },
+  {
+    name: 'shape mismatch: a tied weight and its target',
+    code: 'SPEC203',
+    arch: ['output: { shape: [vocab_size, dim]', 'output: { shape: [dim, vocab_size]'],
+    expected: [
+      'llama.yaml:27:3: error SPEC203: weight `output` is declared [64, 512], but it is tied to ' +
+        '`token_embedding`, which is [512, 64]',
+      ' 27 |   output: { shape: [dim, vocab_size], tied_to: token_embedding, when: tied_output }',
+      '    |   ^^^^^^',
+    ],
+  },
+  {
     name: 'shape mismatch: matmul widths disagree',
     code: 'SPEC203',
     arch: ['w2: { shape: [dim, hidden_dim]', 'w2: { shape: [dim, dim]'],
@@ -240,7 +424,7 @@ const CASES: Case[] = [
     ],
   },
   {
-    // The caret covers only `dim`: a binary expression is located at its left operand.
+    // The caret covers the whole binary expression.
     name: 'dimension that is not a whole number',
     code: 'SPEC204',
     arch: ['wq: { shape: [dim, dim] }', 'wq: { shape: [dim, dim / 3] }'],
@@ -248,7 +432,7 @@ const CASES: Case[] = [
       'llama.yaml:32:22: error SPEC204: dimension `dim / 3` evaluates to 21.333333333333332, ' +
         'not a positive whole number',
       ' 32 |   wq: { shape: [dim, dim / 3] }',
-      '    |                      ^^^',
+      '    |                      ^^^^^^^',
     ],
   },
   {
@@ -266,9 +450,65 @@ const CASES: Case[] = [
     code: 'SPEC205',
     arch: ['- q = matmul(h, wq)', '- q = matmul(h, w_q)'],
     expected: [
-      'llama.yaml:55:21: error SPEC205: matmul: operand `w_q` is not defined',
+      'llama.yaml:55:21: error SPEC205: matmul: operand `w_q` is not defined (in scope: h, ' +
+        'k_cache, output, rms_att, w1, w2, w3, wk, wo, wq, wv, x, and 5 more)',
       ' 55 |     - q = matmul(h, w_q)',
       '    |                     ^^^',
+    ],
+  },
+  {
+    name: 'a layer state named like a layer weight',
+    code: 'SPEC205',
+    arch: ['  k_cache: [seq_len, kv_dim]', '  wk: [seq_len, kv_dim]'],
+    expected: [
+      'llama.yaml:43:3: error SPEC205: `wk` is declared twice: as a layer weight (line 33) and ' +
+        'as a layer state',
+      ' 43 |   wk: [seq_len, kv_dim]',
+      '    |   ^^',
+    ],
+  },
+  {
+    name: 'an input named like a weight',
+    code: 'SPEC205',
+    arch: ['    tokens: [seq]', '    output: [seq]'],
+    expected: [
+      'llama.yaml:48:5: error SPEC205: `output` is declared twice: as a weight (line 27) and as ' +
+        'an input',
+      ' 48 |     output: [seq]',
+      '    |     ^^^^^^',
+    ],
+  },
+  {
+    name: 'a derived value named like a param',
+    code: 'SPEC205',
+    arch: ['  kv_dim: n_kv_heads * head_size', '  dim: n_kv_heads * head_size'],
+    expected: [
+      'llama.yaml:21:3: error SPEC205: `dim` is declared twice: as a param (line 8) and as a ' +
+        'derived value',
+      ' 21 |   dim: n_kv_heads * head_size',
+      '    |   ^^^',
+    ],
+  },
+  {
+    // The prologue runs before any layer, yet it may not assign a layer weight's name either.
+    name: 'assignment to a layer weight in the prologue',
+    code: 'SPEC205',
+    arch: ['- x = embed(token_embedding, tokens)', '- wq = embed(token_embedding, tokens)'],
+    expected: [
+      'llama.yaml:50:7: error SPEC205: `wq` is a layer weight (line 32) and cannot be assigned',
+      ' 50 |     - wq = embed(token_embedding, tokens)',
+      '    |       ^^',
+    ],
+  },
+  {
+    name: 'a tie to a weight that is not declared before it',
+    code: 'SPEC205',
+    arch: ['tied_to: token_embedding', 'tied_to: tokens'],
+    expected: [
+      'llama.yaml:27:48: error SPEC205: `output` is tied to `tokens`, which is not a weight ' +
+        'declared before it in `weights`',
+      ' 27 |   output: { shape: [vocab_size, dim], tied_to: tokens, when: tied_output }',
+      '    |                                                ^^^^^^',
     ],
   },
   {
@@ -282,14 +522,24 @@ const CASES: Case[] = [
     ],
   },
   {
-    // Located at the whole `formats.gguf` block: the caret runs past the line (see report).
-    name: 'missing weight mapping',
+    name: 'missing weight mapping, at the section key',
     code: 'SPEC206',
     arch: ['      wv: blk.{layer}.attn_v.weight\n', ''],
     expected: [
-      'llama.yaml:81:5: error SPEC206: `formats.gguf.layer_weights` has no entry for weight `wv`',
-      ' 81 |     params:',
-      '    |     ' + '^'.repeat(844),
+      'llama.yaml:95:5: error SPEC206: `formats.gguf.layer_weights` has no entry for weight `wv`',
+      ' 95 |     layer_weights:',
+      '    |     ^^^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'missing llama2.c weight, at the order key',
+    code: 'SPEC206',
+    arch: ['      - layers.wv\n      - layers.wo\n      - layers.rms_ffn',
+      '      - layers.wo\n      - layers.rms_ffn'],
+    expected: [
+      'llama.yaml:124:5: error SPEC206: `formats.llama2c.legacy` does not list weight `layers.wv`',
+      ' 124 |     legacy:',
+      '     |     ^^^^^^',
     ],
   },
   {
@@ -325,6 +575,41 @@ const CASES: Case[] = [
       '    |                             ^^^',
     ],
   },
+  {
+    name: 'layer weight tensor name without `{layer}`',
+    code: 'SPEC208',
+    arch: ['wq: model.layers.{layer}.self_attn.q_proj.weight',
+      'wq: model.layers.0.self_attn.q_proj.weight'],
+    expected: [
+      'llama.yaml:112:11: error SPEC208: tensor name `model.layers.0.self_attn.q_proj.weight` in ' +
+        '`formats.safetensors.layer_weights` has no `{layer}`, so every layer would read the ' +
+        'same tensor',
+      ' 112 |       wq: model.layers.0.self_attn.q_proj.weight',
+      '     |           ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'model weight tensor name with `{layer}`',
+    code: 'SPEC208',
+    arch: ['token_embedding: token_embd.weight', 'token_embedding: token_embd.{layer}.weight'],
+    expected: [
+      'llama.yaml:92:24: error SPEC208: tensor name `token_embd.{layer}.weight` in ' +
+        '`formats.gguf.weights` has a `{layer}`, but model weights are not per layer',
+      ' 92 |       token_embedding: token_embd.{layer}.weight',
+      '    |                        ^^^^^^^^^^^^^^^^^^^^^^^^^',
+    ],
+  },
+  {
+    name: 'tensor name with an unknown placeholder',
+    code: 'SPEC208',
+    arch: ['wk: blk.{layer}.attn_k.weight', 'wk: blk.{layers}.attn_k.weight'],
+    expected: [
+      'llama.yaml:98:11: error SPEC208: tensor name `blk.{layers}.attn_k.weight` in ' +
+        '`formats.gguf.layer_weights` has a placeholder other than `{layer}`',
+      ' 98 |       wk: blk.{layers}.attn_k.weight',
+      '    |           ^^^^^^^^^^^^^^^^^^^^^^^^^^',
+    ],
+  },
 ];
 
 describe('spec diagnostics', () => {
@@ -343,6 +628,61 @@ describe('spec diagnostics', () => {
     const covered = new Set(CASES.map((c) => c.code));
     const spec = (Object.keys(CATALOG) as DiagnosticCode[]).filter((c) => c.startsWith('SPEC'));
     expect(spec.filter((c) => !covered.has(c))).toEqual([]);
+    expect(CATALOG.SPEC204).toBe('bad dimension');
+  });
+});
+
+describe('edits that must build', () => {
+  const load = (c: Pick<Case, 'arch' | 'model'>) => loadSpec(join(writeCase(c), 'model.yaml'));
+  const typeOf = (c: Pick<Case, 'arch' | 'model'>, name: string) =>
+    load(c).arch.params.find((p) => p.name === name)?.type;
+
+  test('a default written with a fraction or an exponent declares a number', () => {
+    expect(typeOf({}, 'rope_theta')).toBe('number'); // rope_theta: 10000.0
+    expect(typeOf({ arch: ['norm_eps: 1.0e-5', 'norm_eps: 1e-5'] }, 'norm_eps')).toBe('number');
+    expect(typeOf({ arch: ['seq_len: int ', 'seq_len: 512 '] }, 'seq_len')).toBe('int');
+  });
+
+  test('a number param accepts an integer literal and a fraction', () => {
+    for (const to of ['rope_theta: 10000', 'rope_theta: 10000.5']) {
+      const model = specGraph(load({ model: ['rope_theta: 10000.0', to] }));
+      expect(model.env.get('rope_theta')).toBe(Number(to.split(': ')[1]));
+    }
+  });
+
+  test('a model file names its architecture relative to its own folder, as written', () => {
+    const rel = relative(process.cwd(), join(FIXTURES, 'model.yaml'));
+    expect(loadSpec(rel).arch.file).toBe(join(dirname(rel), 'llama.yaml'));
+  });
+});
+
+describe('numbers from a weight file', () => {
+  test('a param the weight file does not give is WEIGHT307 naming the file', () => {
+    const spec = loadSpec(join(FIXTURES, 'llama.yaml'));
+    const given = new Map([['dim', { value: 64 }]]);
+    let thrown: unknown;
+    try {
+      specGraph(spec, given, 'GGUF metadata of x.gguf');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(SmeltError);
+    expect((thrown as SmeltError).format()).toBe(
+      'error WEIGHT307: GGUF metadata of x.gguf does not set required param `hidden_dim`');
+  });
+});
+
+describe('SmeltError.format', () => {
+  const source = 'first line\nshort\nthird line\n';
+  const at = (col: number, length: number) =>
+    new SmeltError('SPEC101', 'detail', { file: 'f.yaml', line: 2, col, length, source }).format();
+
+  test('the caret stops at the end of the line', () => {
+    expect(at(2, 500)).toBe('f.yaml:2:2: error SPEC101: detail\n 2 | short\n   |  ^^^^');
+  });
+
+  test('the caret is at least one column, even past the end of the line', () => {
+    expect(at(6, 3)).toBe('f.yaml:2:6: error SPEC101: detail\n 2 | short\n   |      ^');
   });
 });
 

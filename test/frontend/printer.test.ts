@@ -20,6 +20,12 @@ function retyped(graph: Graph, id: number, type: TensorType): Graph {
   return { nodes, outputs: graph.outputs };
 }
 
+/** `graph` with node `id`'s attributes replaced by `attrs`. */
+function reattributed(graph: Graph, id: number, attrs: Node['attrs']): Graph {
+  const nodes = graph.nodes.map((n): Node => (n.id === id ? { ...n, attrs } : n));
+  return { nodes, outputs: graph.outputs };
+}
+
 /** The error `verify` throws; fails the test when it throws nothing or something else. */
 function verifyError(graph: Graph, stage: string): InternalError {
   try {
@@ -54,7 +60,7 @@ describe('verifier', () => {
       const graph = retyped(b.finish([y]), y, { dtype: 'f32', shape: ['seq', 2] });
 
       expect(verifyError(graph, 'fuse-norm').message).toBe([
-        'internal error in fuse-norm: graph is invalid after fuse-norm:',
+        'internal error in fuse-norm: the graph it produced is invalid:',
         '  %4 matmul (y) : f32[seq, 2]: type is f32[seq, 2] but its operands give f32[seq, 3]',
         '%0 = input tokens : i32[seq]',
         '%1 = weight table : f32[4, 2]',
@@ -66,6 +72,29 @@ describe('verifier', () => {
       ].join('\n'));
     });
 
+  test('checks attributes against the op table: missing, unknown and wrongly typed', () => {
+    // tokens → embed → rope {head_size, theta}; the problems sit between the header and the
+    // printed graph (4 nodes, `return`, and a final newline)
+    const b = new GraphBuilder();
+    const ids = b.leaf('input', 'tokens', { dtype: 'i32', shape: ['seq'] });
+    const table = b.leaf('weight', 'table', { dtype: 'f32', shape: [4, 8] });
+    const x = b.apply('embed', [table, ids], {}, { name: 'x' }) as number;
+    const q = b.apply('rope', [x], { head_size: 4, theta: 10000 }, { name: 'q' }) as number;
+    const graph = b.finish([q]);
+    const problems = (attrs: Node['attrs']) =>
+      verifyError(reattributed(graph, q, attrs), 'fold-rope').message.split('\n').slice(1, -6);
+
+    expect(problems({ head_size: 4 })).toEqual(
+      ['  %3 rope (q) : f32[seq, 8]: missing attribute theta']);
+    expect(problems({ head_size: 4, theta: 10000, scale: 2 })).toEqual(
+      ['  %3 rope (q) : f32[seq, 8]: unknown attribute scale']);
+    expect(problems({ head_size: 4.5, theta: true })).toEqual([
+      '  %3 rope (q) : f32[seq, 8]: attribute head_size must be int, got 4.5',
+      '  %3 rope (q) : f32[seq, 8]: attribute theta must be number, got true',
+    ]);
+    expect(() => verify(graph, 'fold-rope')).not.toThrow();
+  });
+
   test('reports a corrupted node of the stories260k graph and prints the graph', () => {
     const graph = specGraph(loadSpec(STORIES)).graph;
     const logits = graph.outputs[0]!;
@@ -73,7 +102,7 @@ describe('verifier', () => {
       'frontend');
     const lines = err.message.split('\n');
     expect(lines.slice(0, 2)).toEqual([
-      'internal error in frontend: graph is invalid after frontend:',
+      'internal error in frontend: the graph it produced is invalid:',
       `  %${logits} matmul (logits) : f32[seq, 500]: type is f32[seq, 500] but its operands ` +
         'give f32[seq, 512]',
     ]);
