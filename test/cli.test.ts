@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { modelPath, readGolden } from './models.js';
 
 function smelt(...args: string[]) {
-  const r = spawnSync('node', ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  return smeltWith({}, ...args);
+}
+
+function smeltWith(env: Record<string, string>, ...args: string[]) {
+  const r = spawnSync('node', ['dist/src/cli/main.js', ...args],
+    { encoding: 'utf8', env: { ...process.env, ...env } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -66,6 +71,13 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(message);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('no C compiler is a clear error saying what to install', () => {
+    const r = smeltWith({ SMELT_CC: '/nonexistent/cc', SMELT_CACHE_DIR: mkdtempSync(join(tmpdir(),
+      'smelt-nocc-')) }, 'compile', 'specs/stories260k.yaml', '--emit-c');
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/^error BACKEND701: the native backend needs a C compiler.*apt-get install gcc/);
   });
 
   test('a bad spec points at its line and column', () => {

@@ -4,6 +4,8 @@
 import { describe, expect, test } from '@jest/globals';
 import { BACKENDS, backendNamed } from '../../backends/index.js';
 import type { CompileInput } from '../../backends/index.js';
+import type { Target } from '../../ir/target.js';
+import { TARGETS } from '../../ir/target.js';
 import { VOCAB, opGraph } from './harness.js';
 
 const cases: [string, CompileInput][] = [
@@ -27,8 +29,9 @@ const cases: [string, CompileInput][] = [
 ];
 
 /** Runs a 7-token step then a 1-token step; returns both outputs concatenated. */
-async function run(backend: string, input: CompileInput, threads = 1): Promise<Float32Array> {
-  const exe = await backendNamed(backend).compile(input, { threads });
+async function run(backend: string, input: CompileInput, threads = 1,
+  target?: Target): Promise<Float32Array> {
+  const exe = await backendNamed(backend).compile(input, { threads, ...(target ? { target } : {}) });
   const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
   const second = exe.forward(Int32Array.of(6), 7);
   return Float32Array.from([...first, ...second]);
@@ -48,5 +51,14 @@ describe.each(BACKENDS.filter((b) => b.name !== 'ref').map((b) => b.name))('%s b
 
   test.each(cases)('%s: 1 and 2 threads agree bit for bit', async (_, input) => {
     expect(await run(name, input, 2)).toEqual(await run(name, input, 1));
+  });
+});
+
+// The narrower targets render the same kernels with other vector widths and tiles; they
+// run on any x86-64 host that has AVX2 (every machine this project runs on).
+describe.each(['avx2', 'scalar'] as const)('c backend, target %s', (name) => {
+  test.each(cases)('%s matches ref', async (_, input) => {
+    const expected = await run('ref', input);
+    expect(maxDiff(await run('c', input, 2, TARGETS[name]), expected)).toBeLessThan(1e-5);
   });
 });
