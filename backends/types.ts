@@ -18,6 +18,8 @@ export interface CompileOptions {
   threads: number;
   /** Machine to generate code for; the host's when absent. */
   target?: Target;
+  /** Run the fusion passes (default true). */
+  fuse?: boolean;
 }
 
 /** How many token ids the graph's embedding tables accept (the vocabulary size). */

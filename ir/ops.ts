@@ -20,7 +20,11 @@ export type OpKind =
   | 'attention' // causal grouped-query attention of q over the caches, positions 0..pos+seq
   | 'silu'
   | 'mul'
-  | 'add';
+  | 'add'
+  // fused ops, produced by passes (a spec may write them too)
+  | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
+  | 'matmul_add' // x · wᵀ + residual
+  | 'swiglu_matmul'; // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
 
 export type AttrValue = number | string | boolean;
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -79,7 +83,9 @@ function elementwise(op: string): OpInfo {
   };
 }
 
-export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
+type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul';
+
+const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   input: leaf(),
   weight: leaf(),
   state: leaf(),
@@ -188,6 +194,65 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
   },
   mul: elementwise('mul'),
   add: elementwise('add'),
+};
+
+/** Applies the shape rules of the fused ops in order; the first failure is the answer. */
+function chain(steps: ((prev: TensorType | undefined) => TensorType | ShapeError)[]) {
+  let prev: TensorType | undefined;
+  for (const step of steps) {
+    const r = step(prev);
+    if (isShapeError(r)) return r;
+    prev = r;
+  }
+  return prev!;
+}
+
+const EPS = { eps: NUMBER };
+
+/** A matmul rule's complaint about `w`, told in the fused op's operand name. */
+function renamed(r: TensorType | ShapeError, w: string): TensorType | ShapeError {
+  if (!isShapeError(r) || r.operand !== 'w') return r;
+  return { error: r.error.replace('operand `w`', `operand \`${w}\``), operand: w };
+}
+
+export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
+  ...BASE,
+  rms_matmul: {
+    operands: ['x', 'gain', 'w'],
+    attrs: EPS,
+    infer: ([x, gain, w], attrs) => chain([
+      () => BASE.rmsnorm.infer([x!, gain!], attrs),
+      (h) => BASE.matmul.infer([h!, w!], {}),
+    ]),
+  },
+  matmul_add: {
+    operands: ['x', 'w', 'residual'],
+    attrs: {},
+    infer: ([x, w, residual]) => chain([
+      () => BASE.matmul.infer([x!, w!], {}),
+      (y) => BASE.add.infer([y!, residual!], {}),
+    ]),
+  },
+  swiglu_matmul: {
+    operands: ['x', 'gain', 'w_gate', 'w_up'],
+    attrs: EPS,
+    infer: ([x, gain, gate, up], attrs) => chain([
+      () => BASE.rmsnorm.infer([x!, gain!], attrs),
+      (h) => renamed(BASE.matmul.infer([h!, gate!], {}), 'w_gate'),
+      (g) => {
+        const u = renamed(BASE.matmul.infer([BASE.rmsnorm.infer([x!, gain!], attrs) as TensorType,
+          up!], {}), 'w_up');
+        return isShapeError(u) ? u : BASE.mul.infer([g!, u], {});
+      },
+    ]),
+  },
+};
+
+/** What each fused op computes, in terms of the ops it replaces (for the fusion report). */
+export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
+  rms_matmul: 'rmsnorm → matmul',
+  matmul_add: 'matmul → add',
+  swiglu_matmul: 'rmsnorm → matmul (gate), matmul (up) → silu → mul',
 };
 
 export const OP_KINDS = Object.keys(OP_TABLE) as OpKind[];

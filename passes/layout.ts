@@ -3,8 +3,8 @@
 //   %5 = weight layers.0.wq : f32[64, 64]          rows (as declared)
 //   %16 = matmul %15, %5                    →      %5 stored as panels16
 //
-// A 2-D weight whose every consumer is a matmul (as its `w` operand) or an embed (as its
-// table) is stored in panels of the target's vector width: matmuls then need no horizontal
+// A 2-D weight whose every consumer is a matmul, fused or not (as a weight operand), or an
+// embed (as its table) is stored in panels of the target's vector width: matmuls then need no horizontal
 // sums, and embeds gather rows across the panel. Anything else keeps rows. The graph is
 // not rewritten; the decision travels beside it to memory planning and lowering.
 // Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
@@ -13,6 +13,21 @@ import type { Graph } from '../ir/graph.js';
 import type { Layout } from '../ir/layout.js';
 import { ROWS } from '../ir/layout.js';
 import type { Target } from '../ir/target.js';
+
+/** Whether operand `index` of `op` is the weight of a (possibly fused) matmul. */
+export function isMatmulWeight(op: string, index: number): boolean {
+  switch (op) {
+    case 'matmul':
+    case 'matmul_add':
+      return index === 1;
+    case 'rms_matmul':
+      return index === 2;
+    case 'swiglu_matmul':
+      return index === 2 || index === 3;
+    default:
+      return false;
+  }
+}
 
 /** The layout of every weight leaf, by node id. */
 export type LayoutPlan = ReadonlyMap<number, Layout>;
@@ -30,8 +45,8 @@ export function selectLayouts(graph: Graph, target: Target): LayoutPlan {
   for (const node of graph.nodes) {
     if (node.op !== 'weight') continue;
     const uses = consumers.get(node.id) ?? [];
-    const packable = node.type.shape.length === 2 && uses.length > 0 && uses.every((u) =>
-      (u.op === 'matmul' && u.operand === 1) || (u.op === 'embed' && u.operand === 0));
+    const packable = node.type.shape.length === 2 && uses.length > 0 &&
+      uses.every((u) => isMatmulWeight(u.op, u.operand) || (u.op === 'embed' && u.operand === 0));
     plan.set(node.id, packable ? { kind: 'panels', lanes: target.lanes } : ROWS);
   }
   return plan;

@@ -1,7 +1,10 @@
 // The one place that fixes the order of passes. Each step is timed (SMELT_DEBUG=2),
 // the graph is verified after every graph pass, and SMELT_DEBUG=3 prints it.
 //
-//   graph passes    (none yet: fusion comes here, before layouts and planning)
+//   fuse-norm       rmsnorm → prologue of the matmuls that read it
+//   fuse-swiglu     gate/up/silu/mul → one kernel; needs fuse-norm's rms_matmuls
+//   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
+//                   FFN's down projection (reading the swiglu result) is a plain matmul
 //   selectLayouts   weight storage orders; memory planning needs their sizes
 //   planMemory      places every tensor; must see the final graph
 //   lower           one kernel per compute node, from the target and the layouts
@@ -12,17 +15,33 @@ import { printGraph } from '../ir/printer.js';
 import type { Target } from '../ir/target.js';
 import { verify } from '../ir/verify.js';
 import { debugLevel } from '../src/env.js';
+import { fuseNorm } from './fuse-norm.js';
+import { fuseResidual } from './fuse-residual.js';
+import { fuseSwiglu } from './fuse-swiglu.js';
 import { selectLayouts } from './layout.js';
+import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
 
 export interface GraphPass {
   name: string;
-  run(graph: Graph): Graph;
+  run(graph: Graph, report: FusionReport): Graph;
 }
 
 /** Graph-to-graph passes, in order. */
-export const GRAPH_PASSES: readonly GraphPass[] = [];
+export const GRAPH_PASSES: readonly GraphPass[] = [
+  { name: 'fuse-norm', run: fuseNorm },
+  { name: 'fuse-swiglu', run: fuseSwiglu },
+  { name: 'fuse-residual', run: fuseResidual },
+];
+
+export interface PipelineOptions {
+  /** Run the fusion passes (default true); off, every graph node is its own kernel. */
+  fuse?: boolean;
+  /** Called with the graph after every pass (`--print-after-all`). */
+  onPass?: (name: string, graph: Graph) => void;
+  report?: FusionReport;
+}
 
 function timed<T>(name: string, step: () => T): T {
   const start = performance.now();
@@ -33,18 +52,22 @@ function timed<T>(name: string, step: () => T): T {
   return result;
 }
 
-export function runGraphPasses(graph: Graph): Graph {
+export function runGraphPasses(graph: Graph, options: PipelineOptions = {}): Graph {
   let g = graph;
+  if (options.fuse === false) return g;
+  const report = options.report ?? new FusionReport();
   for (const pass of GRAPH_PASSES) {
-    g = timed(pass.name, () => pass.run(g));
+    g = timed(pass.name, () => pass.run(g, report));
     verify(g, pass.name);
+    options.onPass?.(pass.name, g);
     if (debugLevel() >= 3) process.stderr.write(`# after ${pass.name}\n${printGraph(g)}`);
   }
   return g;
 }
 
-export function compileProgram(graph: Graph, target: Target, maxTokens: number): KernelProgram {
-  const g = runGraphPasses(graph);
+export function compileProgram(graph: Graph, target: Target, maxTokens: number,
+  options: PipelineOptions = {}): KernelProgram {
+  const g = runGraphPasses(graph, options);
   const layouts = timed('selectLayouts', () => selectLayouts(g, target));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
   return timed('lower', () => lower(g, plan, layouts, target));

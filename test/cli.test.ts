@@ -107,6 +107,27 @@ describe('smelt compile and inspect', () => {
     expect(r.stdout).toMatch(/arena\s+[\d.]+ KiB/);
   });
 
+  test('inspect --fusion lists every kernel and the fusions declined', () => {
+    const r = smelt('inspect', 'specs/stories260k.yaml', '--fusion');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^57 kernels after fusion \(93 graph ops before\):/);
+    expect(r.stdout).toContain('swiglu_matmul (ffn)            rmsnorm → matmul (gate), matmul');
+    expect(r.stdout).toContain('41 fusions taken, 0 declined');
+  });
+
+  test('inspect --print-after-all prints the IR after the frontend and every pass', () => {
+    const r = smelt('inspect', 'specs/stories260k.yaml', '--print-after-all');
+    const headers = r.stdout.split('\n').filter((l) => l.startsWith('# after'));
+    expect(headers).toEqual(['# after frontend', '# after fuse-norm', '# after fuse-swiglu',
+      '# after fuse-residual']);
+  });
+
+  test('run --no-fuse gives the same greedy text', () => {
+    const args = ['run', 'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(),
+      '--prompt', 'Lily and Ben', '--steps', '40', '--temperature', '0', '--backend', 'c'];
+    expect(smelt(...args, '--no-fuse').stdout).toBe(smelt(...args).stdout);
+  });
+
   test('inspect prints the graph IR', () => {
     const r = smelt('inspect', 'specs/stories260k.yaml');
     expect(r.code).toBe(0);

@@ -44,7 +44,8 @@ function loadLibrary(path: string) {
 export async function compileNative(input: CompileInput, options: CompileOptions) {
   const target = options.target ?? detectTarget();
   const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
-  const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext));
+  const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext),
+    { fuse: options.fuse ?? true });
   const source = renderC(program);
   if (debugLevel() >= 4) process.stderr.write(source);
   const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'];

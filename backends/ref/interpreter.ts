@@ -89,6 +89,20 @@ class Interpreter implements Executable {
         return k.mul(x(0), x(1));
       case 'add':
         return k.add(x(0), x(1));
+      case 'rms_matmul': {
+        const [n, kk] = dims(operand(2));
+        const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);
+        return k.matmul(h, x(2), seq, n!, kk!);
+      }
+      case 'matmul_add': {
+        const [n, kk] = dims(operand(1));
+        return k.add(k.matmul(x(0), x(1), seq, n!, kk!), x(2));
+      }
+      case 'swiglu_matmul': {
+        const [n, kk] = dims(operand(2));
+        const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);
+        return k.mul(k.silu(k.matmul(h, x(2), seq, n!, kk!)), k.matmul(h, x(3), seq, n!, kk!));
+      }
       default:
         return assertNever(node.op, 'op');
     }

@@ -276,6 +276,16 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
   };
 }
 
+/** Fused matmuls exist only over panel-packed weights (the fusion passes make sure). */
+function fusedMatmul(node: Node, ctx: LowerContext): Kernel {
+  const w = node.inputs[node.op === 'matmul_add' ? 1 : 2]!;
+  const layout = ctx.layouts.get(w);
+  if (layout?.kind !== 'panels') {
+    throw new InternalError('lower', `%${node.id} ${node.op} needs its weight in panels`);
+  }
+  return packedMatmul(node, ctx, layout.lanes);
+}
+
 function leaf(node: Node): Kernel {
   throw new InternalError('lower', `leaf %${node.id} (${node.op}) has no kernel`);
 }
@@ -294,6 +304,9 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   silu: elementwise('silu'),
   mul: elementwise('mul'),
   add: elementwise('add'),
+  rms_matmul: fusedMatmul,
+  matmul_add: fusedMatmul,
+  swiglu_matmul: fusedMatmul,
 };
 
 export function generatorFor(op: OpKind): Generator {

@@ -1,115 +1,204 @@
-// The matmul kernel over a panel-packed weight (see ir/layout.ts): out[n, N] = x[n, K] · wᵀ.
+// The matmul kernels over panel-packed weights (see ir/layout.ts), with their fusions:
 //
-// A panel holds L consecutive output rows interleaved, so one vector load at (panel, k)
-// is w[j..j+L, k]: broadcast x[t, k], multiply, accumulate L outputs — no horizontal sums.
+//   matmul          out = x · wᵀ
+//   rms_matmul      out = rmsnorm(x, gain) · wᵀ        the norm is a prologue: per token row,
+//                   scale = 1/√(mean(x²)+eps); x[k]·gain[k] is broadcast, scale applied last
+//   matmul_add      out = x · wᵀ + residual            added as the tile is stored
+//   swiglu_matmul   out = silu(norm(x)·w_gateᵀ) · (norm(x)·w_upᵀ)   both weights in one tile
 //
-//   decode (n = 1)   one task per panel; four accumulators take k mod 4, so four FMA chains
-//                    are in flight while the weights stream from memory
-//   prefill (n > 1)  tasks are (block of C panels) × (tile of R tokens); each task keeps an
-//                    R × C register tile of accumulators, so every weight vector loaded
-//                    serves R tokens and every broadcast serves C panels
-//
-// Every output is summed in a fixed order that depends on n = 1 or not, never on threads.
-// The last panel may be partial (N mod L rows): its lanes are stored one by one.
+// A panel holds L consecutive output rows interleaved, so one vector load at (panel, k) is
+// w[j..j+L, k]: broadcast the activation, multiply, accumulate L outputs — no horizontal
+// sums. Decode (n = 1) runs one task per panel with four accumulators per weight (k mod 4),
+// so four FMA chains are in flight while weights stream in. Prefill (n > 1) runs tasks of
+// (block of C panels) × (tile of R tokens), an R × C register tile per weight, so every
+// weight vector loaded serves R tokens. Summation order depends on n = 1 or not, never on
+// the thread count. The last panel may be partial (N mod L rows): its lanes go one by one.
 
 import type { Node } from '../../ir/graph.js';
-import type { KExpr, KStmt, Kernel } from '../../ir/kernel.js';
+import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
 import {
-  add, div, float, int, lane, load, local, loop, mod, mul, set, splat, store, v, when,
+  add, call, div, float, hsum, int, lane, load, local, loop, mod, mul, set, splat, store, sub, v,
+  when,
 } from '../../ir/kernel.js';
 import type { LowerContext } from './kernels.js';
 
-interface Shape {
+interface Plan {
   nOut: number; // N, output features
   k: number; // K, reduction length
   lanes: number; // L, rows per panel
   panels: number; // ceil(N / L)
+  weights: string[]; // ['w'] or ['w_gate', 'w_up']
+  norm?: number; // eps of a fused rmsnorm prologue
+  residual: boolean;
 }
 
-/** Stores vector `value` as outputs j0..j0+L of token row `t`, minding a partial panel. */
-function storePanel(s: Shape, t: KExpr, panel: KExpr, value: KExpr): KStmt {
-  const j0 = mul(panel, s.lanes);
-  const at = (l: number) => add(add(mul(t, s.nOut), j0), l);
-  const full = s.nOut - (s.nOut % s.lanes);
-  const partial: KStmt[] = [];
-  for (let l = 0; l < s.nOut % s.lanes; l++) partial.push(store('out', at(l), lane(value, l)));
-  if (full === s.nOut) return store('out', at(0), value, s.lanes);
-  return when(j0, '<', int(full), [store('out', at(0), value, s.lanes)], partial);
+const P = (name: string, out = false): KernelParam => ({ name, type: 'f32', out });
+
+/** The value one output lane gets from its accumulator(s), with the epilogue applied. */
+function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual: KExpr,
+  lanes: number): KExpr {
+  const scaled = accs.map((a) => (scale ? mul(a, lanes === 1 ? scale : splat(scale, lanes)) : a));
+  if (plan.weights.length === 2) {
+    const [gate, up] = scaled as [KExpr, KExpr];
+    return mul(div(gate, add(float(1), call('exp', sub(float(0), gate)))), up);
+  }
+  return plan.residual ? add(scaled[0]!, residual) : scaled[0]!;
 }
 
-const weightAt = (s: Shape, panel: KExpr, k: KExpr) => load('w', mul(add(mul(panel, s.k), k), s.lanes),
-  s.lanes);
+/** Stores a panel of outputs for token row `t`; a partial or nonlinear one lane by lane. */
+function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: KExpr): KStmt[] {
+  const j0 = mul(panel, plan.lanes);
+  const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
+  const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
+    epilogue(plan, accs.map((a) => lane(a, l)), scale, load('residual', at(l)), 1)));
+  const vector = plan.weights.length === 1
+    ? [store('out', at(0), epilogue(plan, accs, scale, load('residual', at(0), plan.lanes),
+      plan.lanes), plan.lanes)]
+    : perLane(plan.lanes);
+  const full = plan.nOut - (plan.nOut % plan.lanes);
+  if (full === plan.nOut) return vector;
+  return [when(j0, '<', int(full), vector, perLane(plan.nOut % plan.lanes))];
+}
 
-function matvec(s: Shape): KStmt {
+const weightAt = (plan: Plan, w: string, panel: KExpr, k: KExpr) =>
+  load(w, mul(add(mul(panel, plan.k), k), plan.lanes), plan.lanes);
+
+/** `scale<r>` = 1/√(mean(x[t]²) + eps), the rmsnorm of token row t, in a fixed order. */
+function normScale(plan: Plan, t: KExpr, name: string): KStmt[] {
+  if (plan.norm === undefined) return [];
+  const body = plan.k - (plan.k % plan.lanes);
+  const x = (i: KExpr, l: number) => load('x', add(mul(t, plan.k), i), l);
+  const stmts: KStmt[] = [local(`${name}_ss`, float(0))];
+  if (body > 0) {
+    stmts.push(local(`${name}_v`, splat(float(0), plan.lanes), 'f32', plan.lanes),
+      loop('i', 0, body, [set(`${name}_v`, add(v(`${name}_v`),
+        mul(x(v('i'), plan.lanes), x(v('i'), plan.lanes))))], { step: plan.lanes }),
+      set(`${name}_ss`, hsum(v(`${name}_v`), plan.lanes)));
+  }
+  if (body < plan.k) {
+    stmts.push(loop('i', body, plan.k, [set(`${name}_ss`, add(v(`${name}_ss`),
+      mul(x(v('i'), 1), x(v('i'), 1))))]));
+  }
+  stmts.push(local(name, div(float(1), call('sqrt', add(div(v(`${name}_ss`), float(plan.k)),
+    float(plan.norm))))));
+  return stmts;
+}
+
+/** x[t, k], times gain[k] when the norm is fused. */
+function activation(plan: Plan, t: KExpr, k: KExpr): KExpr {
+  const x = load('x', add(mul(t, plan.k), k));
+  return plan.norm === undefined ? x : mul(x, load('gain', k));
+}
+
+function matvec(plan: Plan): KStmt {
   const chains = 4;
-  const body = s.k - (s.k % chains);
-  const acc = (c: number) => `acc${c}`;
-  const term = (k: KExpr) => mul(splat(load('x', k), s.lanes), weightAt(s, v('p'), k));
-  const stmts: KStmt[] = [];
-  for (let c = 0; c < chains; c++) stmts.push(local(acc(c), splat(float(0), s.lanes), 'f32', s.lanes));
-  stmts.push(loop('k', 0, body, [...Array(chains).keys()].map((c) =>
-    set(acc(c), add(v(acc(c)), term(add(v('k'), c))))), { step: chains }));
-  if (body < s.k) stmts.push(loop('k', body, s.k, [set(acc(0), add(v(acc(0)), term(v('k'))))]));
-  stmts.push(storePanel(s, int(0), v('p'),
-    add(add(v(acc(0)), v(acc(1))), add(v(acc(2)), v(acc(3))))));
-  return loop('p', 0, s.panels, stmts, { parallel: true });
+  const body = plan.k - (plan.k % chains);
+  const acc = (w: number, c: number) => `acc${w}_${c}`;
+  const step = (k: KExpr, c: number): KStmt[] => plan.weights.map((w, wi) =>
+    set(acc(wi, c), add(v(acc(wi, c)), mul(splat(activation(plan, int(0), k), plan.lanes),
+      weightAt(plan, w, v('p'), k)))));
+  const stmts: KStmt[] = [...normScale(plan, int(0), 'scale')];
+  plan.weights.forEach((_, wi) => {
+    for (let c = 0; c < chains; c++) {
+      stmts.push(local(acc(wi, c), splat(float(0), plan.lanes), 'f32', plan.lanes));
+    }
+  });
+  stmts.push(loop('k', 0, body, [...Array(chains).keys()].flatMap((c) =>
+    step(add(v('k'), c), c)), { step: chains }));
+  if (body < plan.k) stmts.push(loop('k', body, plan.k, step(v('k'), 0)));
+  const sums = plan.weights.map((_, wi) =>
+    add(add(v(acc(wi, 0)), v(acc(wi, 1))), add(v(acc(wi, 2)), v(acc(wi, 3)))));
+  const sumNames = sums.map((_, wi) => `sum${wi}`);
+  sums.forEach((s, wi) => stmts.push(local(sumNames[wi]!, s, 'f32', plan.lanes)));
+  stmts.push(...storePanel(plan, int(0), v('p'), sumNames.map(v),
+    plan.norm === undefined ? undefined : v('scale')));
+  return loop('p', 0, plan.panels, stmts, { parallel: true });
 }
 
-/** An R × C register tile at token t0 and panel p0. */
-function tile(s: Shape, rows: number, cols: number, t0: KExpr, p0: KExpr): KStmt[] {
-  const acc = (r: number, c: number) => `acc${r}_${c}`;
+/** An R × C register tile (per weight) at token t0 and panel p0. */
+function tile(plan: Plan, rows: number, cols: number, t0: KExpr, p0: KExpr): KStmt[] {
+  const acc = (w: number, r: number, c: number) => `acc${w}_${r}_${c}`;
   const stmts: KStmt[] = [];
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) {
-      stmts.push(local(acc(r, c), splat(float(0), s.lanes), 'f32', s.lanes));
+  for (let r = 0; r < rows; r++) stmts.push(...normScale(plan, add(t0, r), `scale${r}`));
+  plan.weights.forEach((_, wi) => {
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        stmts.push(local(acc(wi, r, c), splat(float(0), plan.lanes), 'f32', plan.lanes));
+      }
     }
-  }
+  });
   const inner: KStmt[] = [];
-  for (let c = 0; c < cols; c++) inner.push(local(`w${c}`, weightAt(s, add(p0, c), v('k')), 'f32', s.lanes));
-  for (let r = 0; r < rows; r++) {
-    inner.push(local(`x${r}`, splat(load('x', add(mul(add(t0, r), s.k), v('k'))), s.lanes), 'f32',
-      s.lanes));
+  plan.weights.forEach((w, wi) => {
     for (let c = 0; c < cols; c++) {
-      inner.push(set(acc(r, c), add(v(acc(r, c)), mul(v(`x${r}`), v(`w${c}`)))));
+      inner.push(local(`w${wi}_${c}`, weightAt(plan, w, add(p0, c), v('k')), 'f32', plan.lanes));
     }
-  }
-  stmts.push(loop('k', 0, s.k, inner));
+  });
   for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) stmts.push(storePanel(s, add(t0, r), add(p0, c), v(acc(r, c))));
+    inner.push(local(`x${r}`, splat(activation(plan, add(t0, r), v('k')), plan.lanes), 'f32',
+      plan.lanes));
+    plan.weights.forEach((_, wi) => {
+      for (let c = 0; c < cols; c++) {
+        inner.push(set(acc(wi, r, c), add(v(acc(wi, r, c)), mul(v(`x${r}`), v(`w${wi}_${c}`)))));
+      }
+    });
+  }
+  stmts.push(loop('k', 0, plan.k, inner));
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      stmts.push(...storePanel(plan, add(t0, r), add(p0, c),
+        plan.weights.map((_, wi) => v(acc(wi, r, c))),
+        plan.norm === undefined ? undefined : v(`scale${r}`)));
+    }
   }
   return stmts;
 }
 
-function gemm(s: Shape, rows: number, cols: number): KStmt {
-  const blocks = Math.ceil(s.panels / cols);
-  const lastCols = s.panels - (blocks - 1) * cols;
+function gemm(plan: Plan, rows: number, cols: number): KStmt {
+  const blocks = Math.ceil(plan.panels / cols);
+  const lastCols = plan.panels - (blocks - 1) * cols;
   // the tokens of a task: a full tile of `rows`, or the leftover rows one at a time
   const tokens = (nc: number): KStmt[] => [
-    when(add(v('t0'), rows), '<=', v('n'), tile(s, rows, nc, v('t0'), v('p0')),
-      [loop('t', v('t0'), v('n'), tile(s, 1, nc, v('t'), v('p0')))]),
+    when(add(v('t0'), rows), '<=', v('n'), tile(plan, rows, nc, v('t0'), v('p0')),
+      [loop('t', v('t0'), v('n'), tile(plan, 1, nc, v('t'), v('p0')))]),
   ];
   const task: KStmt[] = [
     local('p0', mul(div(v('q'), v('tiles')), cols), 'i32'),
     local('t0', mul(mod(v('q'), v('tiles')), rows), 'i32'),
   ];
   if (lastCols === cols) task.push(...tokens(cols));
-  else task.push(when(add(v('p0'), cols), '<=', int(s.panels), tokens(cols), tokens(lastCols)));
+  else task.push(when(add(v('p0'), cols), '<=', int(plan.panels), tokens(cols), tokens(lastCols)));
   return loop('q', 0, mul(int(blocks), v('tiles')), task, { parallel: true });
 }
 
+const DOCS = {
+  matmul: 'x · wᵀ',
+  rms_matmul: 'rmsnorm(x, gain) · wᵀ',
+  matmul_add: 'x · wᵀ + residual',
+  swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
+} as const;
+
 export function packedMatmul(node: Node, ctx: LowerContext, lanes: number): Kernel {
-  const [nOut, k] = ctx.graph.nodes[node.inputs[1]!]!.type.shape as [number, number];
-  const s: Shape = { nOut, k, lanes, panels: Math.ceil(nOut / lanes) };
-  const { rows, cols } = ctx.target.tile;
+  const op = node.op as keyof typeof DOCS;
+  const wIndex = op === 'matmul' || op === 'matmul_add' ? 1 : 2;
+  const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
+  const plan: Plan = {
+    nOut, k, lanes, panels: Math.ceil(nOut / lanes),
+    weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
+    residual: op === 'matmul_add',
+    ...(op === 'rms_matmul' || op === 'swiglu_matmul' ? { norm: node.attrs.eps as number } : {}),
+  };
+  const { rows } = ctx.target.tile;
+  const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
+  const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
+    ...plan.weights.map((w) => P(w)), ...(plan.residual ? [P('residual')] : [])];
+  const eps = plan.norm === undefined ? '' : `_eps${plan.norm}`.replace(/[.-]/g, '_');
   return {
-    name: `matmul_${nOut}x${k}_panels${lanes}`,
-    doc: `out[n, ${nOut}] = x[n, ${k}] · w[${nOut}, ${k}]ᵀ, w in panels of ${lanes}`,
-    params: [{ name: 'out', type: 'f32', out: true }, { name: 'x', type: 'f32', out: false },
-      { name: 'w', type: 'f32', out: false }],
-    body: [when(v('n'), '==', int(1), [matvec(s)], [
+    name: `${op}_${nOut}x${k}${eps}_panels${lanes}`,
+    doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights in panels of ${lanes}`,
+    params,
+    body: [when(v('n'), '==', int(1), [matvec(plan)], [
       local('tiles', div(add(v('n'), rows - 1), rows), 'i32'),
-      gemm(s, rows, cols),
+      gemm(plan, rows, cols),
     ])],
   };
 }
-

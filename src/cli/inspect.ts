@@ -1,10 +1,13 @@
-// `smelt inspect`: the bound hyperparameters and the graph IR of a spec; with --memory,
-// the memory plan instead.
+// `smelt inspect`: the bound hyperparameters and the graph IR of a spec; or, on request,
+// the memory plan (--memory), the fusion report (--fusion) or the IR after every pass.
 
 import { printGraph } from '../../ir/printer.js';
 import { targetNamed } from '../../ir/target.js';
 import { selectLayouts } from '../../passes/layout.js';
 import { planMemory } from '../../passes/memory.js';
+import { runGraphPasses } from '../../passes/pipeline.js';
+import { FusionReport, describe } from '../../passes/report.js';
+import { FUSES, isComputeOp } from '../../ir/ops.js';
 import type { ModelGraph } from '../frontend/index.js';
 import { loadSpec, specGraph } from '../frontend/index.js';
 import { formatBytes } from './format.js';
@@ -13,13 +16,16 @@ import { loadFromFlags } from './setup.js';
 
 export interface InspectFlags extends ModelFlags {
   memory?: boolean;
+  fusion?: boolean;
+  printAfterAll?: boolean;
   target: string;
   maxTokens: number;
 }
 
 function memoryReport(model: ModelGraph, flags: InspectFlags): string {
   const target = targetNamed(flags.target);
-  const plan = planMemory(model.graph, flags.maxTokens, selectLayouts(model.graph, target));
+  const graph = runGraphPasses(model.graph);
+  const plan = planMemory(graph, flags.maxTokens, selectLayouts(graph, target));
   const f32 = (n: number) => formatBytes(n * 4);
   const contextLength = Math.min(...model.states.map((s) => s.shape[0]!));
   const perToken = plan.sizes.states / contextLength;
@@ -34,12 +40,39 @@ function memoryReport(model: ModelGraph, flags: InspectFlags): string {
   ].join('\n') + '\n';
 }
 
+/** Every kernel after fusion with the ops it contains, then every declined candidate. */
+function fusionReport(model: ModelGraph): string {
+  const report = new FusionReport();
+  const graph = runGraphPasses(model.graph, { report });
+  const kernels = graph.nodes.filter((n) => isComputeOp(n.op));
+  const lines = [`${kernels.length} kernels after fusion (${model.graph.nodes
+    .filter((n) => isComputeOp(n.op)).length} graph ops before):`];
+  for (const node of kernels) {
+    lines.push(`  ${describe(node).padEnd(34)} ${FUSES[node.op] ?? node.op}`);
+  }
+  const declined = report.decisions.filter((d) => !d.fused);
+  lines.push(`${report.decisions.length - declined.length} fusions taken, ${declined.length} declined` +
+    (declined.length > 0 ? ':' : ''));
+  for (const d of declined) lines.push(`  ${d.pass}: ${d.nodes.join(', ')}: ${d.detail}`);
+  return lines.join('\n') + '\n';
+}
+
 export function inspectCommand(specPath: string, flags: InspectFlags): void {
   const model = flags.weights !== undefined
     ? loadFromFlags(specPath, flags).model
     : specGraph(loadSpec(specPath));
   if (flags.memory) {
     process.stdout.write(memoryReport(model, flags));
+    return;
+  }
+  if (flags.fusion) {
+    process.stdout.write(fusionReport(model));
+    return;
+  }
+  if (flags.printAfterAll) {
+    process.stdout.write(`# after frontend\n${printGraph(model.graph)}`);
+    runGraphPasses(model.graph,
+      { onPass: (name, graph) => process.stdout.write(`# after ${name}\n${printGraph(graph)}`) });
     return;
   }
   const params = [...model.env].map(([k, v]) => `${k}=${v}`).join(' ');

@@ -35,12 +35,15 @@ weightOptions(program.command('run')
   .addOption(new Option('--backend <name>', 'backend to run on: ref, c').default('ref'))
   .option('--threads <n>', 'threads', int(1), 1)
   .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
+  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
   .action(runCommand);
 
 weightOptions(program.command('inspect')
   .description('print the bound hyperparameters and the graph IR, or the memory plan')
   .argument('<spec>', 'model or architecture spec (YAML)'))
   .option('--memory', 'print weights, KV cache per token and arena sizes')
+  .option('--fusion', 'print every kernel after fusion and every fusion declined, with why')
+  .option('--print-after-all', 'print the graph IR after every pass')
   .option('--max-tokens <n>', 'tokens per step the arena is planned for', int(1), 128)
   .option('--target <name>', 'target whose layouts to plan for', 'native')
   .action(inspectCommand);

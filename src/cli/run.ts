@@ -18,6 +18,7 @@ export interface RunFlags extends ModelFlags {
   backend: string;
   threads: number;
   target: string;
+  fuse: boolean;
 }
 
 /** BOS when no tokenizer says otherwise: the llama/SentencePiece convention. */
@@ -39,7 +40,8 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
     process.stderr.write('note: the ref backend runs on one thread; --threads is ignored\n');
   }
   const target = targetNamed(flags.target);
-  const exe = await backend.compile(compileInput(loaded), { threads: flags.threads, target });
+  const exe = await backend.compile(compileInput(loaded), { threads: flags.threads, target,
+    fuse: flags.fuse });
 
   // the prompt is printed as the model reads it, then every token as it is chosen
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];

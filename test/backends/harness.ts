@@ -17,22 +17,28 @@ function random(n: number, seed: number): Float32Array {
   return Float32Array.from({ length: n }, () => next() * 2 - 1);
 }
 
+/** An operand: activations of a width (rows gathered from a random table), or a weight. */
+export type Operand = { act: number } | { weight: number[] };
+
 /** A graph computing `op` over activations of the given widths and weights of given shapes. */
 export function opGraph(op: OpKind, activations: number[], weights: number[][], attrs: Attrs,
+  states: number[][] = [], seed = 1): CompileInput {
+  const operands: Operand[] = [...activations.map((act) => ({ act })),
+    ...weights.map((weight) => ({ weight }))];
+  return operandGraph(op, operands, attrs, states, seed);
+}
+
+/** Like opGraph, with the operands in any order. */
+export function operandGraph(op: OpKind, specs: Operand[], attrs: Attrs,
   states: number[][] = [], seed = 1): CompileInput {
   const b = new GraphBuilder();
   const data = new Map<string, Float32Array>();
   const tokens = b.leaf('input', 'tokens', { dtype: 'i32', shape: ['seq'] });
-  const operands: number[] = [];
-  activations.forEach((width, i) => {
-    const table = b.leaf('weight', `table${i}`, { dtype: 'f32', shape: [VOCAB, width] });
-    data.set(`table${i}`, random(VOCAB * width, seed * 100 + i));
-    operands.push(b.apply('embed', [table, tokens], {}) as number);
-  });
-  weights.forEach((shape, i) => {
+  const operands = specs.map((spec, i) => {
+    const shape = 'act' in spec ? [VOCAB, spec.act] : spec.weight;
     const id = b.leaf('weight', `w${i}`, { dtype: 'f32', shape });
-    data.set(`w${i}`, random(shape.reduce((a, c) => a * c, 1), seed * 100 + 50 + i));
-    operands.push(id);
+    data.set(`w${i}`, random(shape.reduce((a, c) => a * c, 1), seed * 100 + i));
+    return 'act' in spec ? b.apply('embed', [id, tokens], {}) as number : id;
   });
   const stateDecls = states.map((shape, i) => ({ name: `s${i}`, shape }));
   const stateIds = stateDecls.map((s) => b.leaf('state', s.name, { dtype: 'f32', shape: s.shape }));

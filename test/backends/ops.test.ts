@@ -6,7 +6,7 @@ import { BACKENDS, backendNamed } from '../../backends/index.js';
 import type { CompileInput } from '../../backends/index.js';
 import type { Target } from '../../ir/target.js';
 import { TARGETS } from '../../ir/target.js';
-import { VOCAB, opGraph } from './harness.js';
+import { VOCAB, opGraph, operandGraph } from './harness.js';
 
 const cases: [string, CompileInput][] = [
   ['matmul 7→5', opGraph('matmul', [7], [[5, 7]], {})],
@@ -26,6 +26,18 @@ const cases: [string, CompileInput][] = [
     opGraph('attention', [60, 60, 60], [], { n_heads: 3, n_kv_heads: 3 }, [[16, 60], [16, 60]])],
   ['attention 6 heads / 1 kv, head 16',
     opGraph('attention', [96, 16, 16], [], { n_heads: 6, n_kv_heads: 1 }, [[16, 16], [16, 16]])],
+  // fused ops (the fusion passes produce them)
+  ['rms_matmul 64→172', operandGraph('rms_matmul', [{ act: 64 }, { weight: [64] },
+    { weight: [172, 64] }], { eps: 1e-5 })],
+  ['rms_matmul 7→33', operandGraph('rms_matmul', [{ act: 7 }, { weight: [7] },
+    { weight: [33, 7] }], { eps: 1e-6 })],
+  ['matmul_add 172→64', operandGraph('matmul_add', [{ act: 172 }, { weight: [64, 172] },
+    { act: 64 }], {})],
+  ['matmul_add 5→9', operandGraph('matmul_add', [{ act: 5 }, { weight: [9, 5] }, { act: 9 }], {})],
+  ['swiglu_matmul 64→172', operandGraph('swiglu_matmul', [{ act: 64 }, { weight: [64] },
+    { weight: [172, 64] }, { weight: [172, 64] }], { eps: 1e-5 })],
+  ['swiglu_matmul 9→20', operandGraph('swiglu_matmul', [{ act: 9 }, { weight: [9] },
+    { weight: [20, 9] }, { weight: [20, 9] }], { eps: 1e-5 })],
 ];
 
 /** Runs a 7-token step then a 1-token step; returns both outputs concatenated. */
@@ -37,9 +49,11 @@ async function run(backend: string, input: CompileInput, threads = 1,
   return Float32Array.from([...first, ...second]);
 }
 
+/** Largest difference, relative to the scale of the expected values (at least 1). */
 function maxDiff(a: Float32Array, b: Float32Array): number {
   expect(a.length).toBe(b.length);
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0);
+  const scale = Math.max(1, ...b.map(Math.abs));
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
 }
 
 describe.each(BACKENDS.filter((b) => b.name !== 'ref').map((b) => b.name))('%s backend', (name) => {

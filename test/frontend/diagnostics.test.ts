@@ -364,7 +364,7 @@ const CASES: Case[] = [
     arch: ['- gate = silu(gate)', '- gate = swish(gate)'],
     expected: [
       'llama.yaml:69:14: error SPEC201: unknown op `swish` (known ops: embed, rmsnorm, matmul, ' +
-        'rope, kv_write, attention, silu, mul, add)',
+        'rope, kv_write, attention, silu, mul, add, rms_matmul, matmul_add, swiglu_matmul)',
       ' 69 |     - gate = swish(gate)',
       '    |              ^^^^^',
     ],

@@ -1,0 +1,57 @@
+// Norm fusion: an RMSNorm read only by matmuls becomes the prologue of each of them.
+//
+//   %15 = rmsnorm %3, %4 {eps=0.00001}            %16 = rms_matmul %3, %4, %5 {eps=0.00001}
+//   %16 = matmul %15, %5                     →    %17 = rms_matmul %3, %4, %6 {eps=0.00001}
+//   %17 = matmul %15, %6
+//
+// The normalized activations are never written: each matmul computes the row's scale
+// (one pass over K, negligible next to the matmul) and multiplies x[k]·gain[k] on the fly.
+// Preconditions: the norm's every reader is a matmul taking it as `x`, and each matmul's
+// weight is read only by matmuls or embeddings (so it is stored in panels, which the fused
+// kernel needs). Otherwise the norm stays, and the report says which reader stopped it.
+
+import type { Graph } from '../ir/graph.js';
+import type { Replacement } from '../ir/rewrite.js';
+import { consumers, rewrite } from '../ir/rewrite.js';
+import { isMatmulWeight } from './layout.js';
+import type { FusionReport } from './report.js';
+import { describe } from './report.js';
+
+export const NAME = 'fuse-norm';
+
+/** Whether weight `id` is read only as a matmul weight or an embedding table. */
+export function packable(graph: Graph, users: number[][], id: number): boolean {
+  return graph.nodes[id]!.op === 'weight' && users[id]!.every((u) => {
+    const node = graph.nodes[u];
+    if (!node) return false;
+    return node.inputs.every((input, i) => input !== id || isMatmulWeight(node.op, i) ||
+      (node.op === 'embed' && i === 0));
+  });
+}
+
+export function fuseNorm(graph: Graph, report: FusionReport): Graph {
+  const users = consumers(graph);
+  const replacements = new Map<number, Replacement>();
+  for (const norm of graph.nodes) {
+    if (norm.op !== 'rmsnorm') continue;
+    const readers = users[norm.id]!;
+    const blocker = readers.find((u) => {
+      const r = graph.nodes[u];
+      return !r || r.op !== 'matmul' || r.inputs[0] !== norm.id ||
+        !packable(graph, users, r.inputs[1]!);
+    });
+    if (blocker !== undefined) {
+      const why = blocker < 0 ? 'it is a graph output'
+        : `reader ${describe(graph.nodes[blocker]!)} is not a matmul over a packable weight`;
+      report.declined(NAME, [norm], why);
+      continue;
+    }
+    for (const u of readers) {
+      const mm = graph.nodes[u]!;
+      replacements.set(u, { op: 'rms_matmul', inputs: [norm.inputs[0]!, norm.inputs[1]!,
+        mm.inputs[1]!], attrs: { eps: norm.attrs.eps! } });
+      report.taken(NAME, [norm, mm], 'rms_matmul');
+    }
+  }
+  return rewrite(graph, replacements, NAME);
+}

@@ -1,0 +1,111 @@
+// The fusion passes: the IR after each pass (snapshots), what the report says, and that a
+// fused graph computes what the unfused one does, on every backend.
+import { describe, expect, test } from '@jest/globals';
+import { BACKENDS, backendNamed } from '../../backends/index.js';
+import type { Graph } from '../../ir/graph.js';
+import { printGraph } from '../../ir/printer.js';
+import { TARGETS } from '../../ir/target.js';
+import { numel } from '../../ir/types.js';
+import { selectLayouts } from '../../passes/layout.js';
+import { planMemory } from '../../passes/memory.js';
+import { compileProgram, runGraphPasses } from '../../passes/pipeline.js';
+import { FusionReport } from '../../passes/report.js';
+import { loadSpec, specGraph } from '../../src/frontend/index.js';
+import { compileInput, loadModel } from '../../src/runtime/load.js';
+import { modelPath, readGolden } from '../models.js';
+
+const stories = () => specGraph(loadSpec('specs/stories260k.yaml'));
+
+describe('IR after each pass (stories260K)', () => {
+  const after: [string, Graph][] = [];
+  runGraphPasses(stories().graph, { onPass: (name, graph) => after.push([name, graph]) });
+
+  test.each(after.map(([name, graph]) => [name, graph] as const))('%s', (_, graph) => {
+    // one layer is enough to review; the others repeat it
+    const lines = printGraph(graph).split('\n');
+    const layer1 = lines.findIndex((l) => l.includes('layers.1.'));
+    expect([...lines.slice(0, layer1), '...', ...lines.slice(-4)].join('\n')).toMatchSnapshot();
+  });
+});
+
+describe('fusion report (stories260K)', () => {
+  const report = new FusionReport();
+  const fused = runGraphPasses(stories().graph, { report });
+
+  test('every candidate is fused: per layer 5 normalized matmuls, 1 swiglu, 2 residual adds', () => {
+    const count = (pass: string) => report.decisions.filter((d) => d.pass === pass && d.fused)
+      .length;
+    expect(count('fuse-norm')).toBe(5 * 5 + 1);
+    expect(count('fuse-swiglu')).toBe(5);
+    expect(count('fuse-residual')).toBe(5 * 2);
+    expect(report.decisions.filter((d) => !d.fused)).toEqual([]);
+  });
+
+  test('no standalone norm, silu, mul or add is left', () => {
+    const ops = new Set(fused.nodes.map((n) => n.op));
+    for (const op of ['rmsnorm', 'silu', 'mul', 'add'] as const) expect(ops.has(op)).toBe(false);
+  });
+
+  test('a norm with a non-matmul reader is declined, with the reason', () => {
+    const graph = stories().graph;
+    const norm = graph.nodes.find((n) => n.op === 'rmsnorm')!;
+    // make the first norm also a graph output
+    const r = new FusionReport();
+    runGraphPasses({ nodes: graph.nodes, outputs: [...graph.outputs, norm.id] }, { report: r });
+    expect(r.decisions.find((d) => !d.fused)).toEqual({ pass: 'fuse-norm', fused: false,
+      nodes: [`%${norm.id} rmsnorm (h)`], detail: 'it is a graph output' });
+  });
+});
+
+describe('fused and unfused graphs agree', () => {
+  const loaded = loadModel(loadSpec('specs/stories260k.yaml'),
+    { path: modelPath('stories260K/stories260K.bin') });
+  const tokens = readGolden<{ tokens: number[] }>('stories260K_greedy_empty_256.json').tokens;
+  const steps = async (backend: string, fuse: boolean) => {
+    const exe = await backendNamed(backend).compile(compileInput(loaded), { threads: 2, fuse });
+    const prefill = exe.forward(Int32Array.from(tokens.slice(0, 40)), 0);
+    const decode = exe.forward(Int32Array.of(tokens[40]!), 40);
+    return Float32Array.from([...prefill, ...decode]);
+  };
+
+  test.each(BACKENDS.filter((b) => b.name !== 'ref').map((b) => b.name))('on %s', async (name) => {
+    const [fused, unfused] = [await steps(name, true), await steps(name, false)];
+    const worst = fused.reduce((m, x, i) => Math.max(m, Math.abs(x - unfused[i]!)), 0);
+    expect(worst).toBeLessThan(1e-5 * Math.max(1, ...unfused.map(Math.abs)));
+  });
+
+  test('on ref, running the fused graph itself', async () => {
+    const fusedGraph = runGraphPasses(loaded.model.graph);
+    const run = async (graph: Graph) => {
+      const exe = await backendNamed('ref').compile({ ...compileInput(loaded), graph },
+        { threads: 1 });
+      return exe.forward(Int32Array.from(tokens.slice(0, 12)), 0);
+    };
+    const [fused, unfused] = [await run(fusedGraph), await run(loaded.model.graph)];
+    const worst = fused.reduce((m, x, i) => Math.max(m, Math.abs(x - unfused[i]!)), 0);
+    expect(worst).toBeLessThan(1e-5 * Math.max(1, ...unfused.map(Math.abs)));
+  });
+});
+
+describe('a 512-token prefill holds no [seq, ctx] buffer', () => {
+  const model = specGraph(loadSpec('specs/stories260k.yaml'));
+  const target = TARGETS.avx512;
+  const program = compileProgram(model.graph, target, 512);
+  const graph = runGraphPasses(model.graph);
+  const plan = planMemory(graph, 512, selectLayouts(graph, target));
+  const ctx = 512;
+
+  test('no arena tensor is as large as seq × ctx', () => {
+    for (const node of graph.nodes) {
+      if (plan.buffers[node.id]!.region !== 'arena') continue;
+      expect(numel(node.type.shape, { seq: 512 })).toBeLessThan(512 * ctx);
+    }
+  });
+
+  test('attention keeps at most one row of scores per task (ctx floats)', () => {
+    const arrays = JSON.stringify(program.kernels).match(/"k":"array","name":"\w+","size":\d+/g);
+    const sizes = (arrays ?? []).map((a) => Number(/size":(\d+)/.exec(a)![1]));
+    expect(sizes.length).toBeGreaterThan(0);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(ctx);
+  });
+});
