@@ -84,6 +84,15 @@ export interface KernelCall {
   node: number;
 }
 
+export interface ProgramWeight {
+  name: string;
+  offset: number;
+  layout: Layout;
+  shape: number[];
+  /** Multiply column k by this weight's element k before packing (a folded norm gain). */
+  foldGain?: string;
+}
+
 /** A whole forward step: the kernels, their calls in order, and the memory plan. */
 export interface KernelProgram {
   kernels: Kernel[];
@@ -91,7 +100,7 @@ export interface KernelProgram {
   /** Region sizes in f32 elements (tokens and logits are given by the caller). */
   sizes: { weights: number; states: number; arena: number };
   /** Where each weight leaf goes in the weights region (f32 elements), in which layout. */
-  weights: { name: string; offset: number; layout: Layout; shape: number[] }[];
+  weights: ProgramWeight[];
   /** The most tokens one step may take; the arena is planned for it. */
   maxTokens: number;
   vocab: number;

@@ -51,3 +51,32 @@ export function selectLayouts(graph: Graph, target: Target): LayoutPlan {
   }
   return plan;
 }
+
+/**
+ * Gains folded into weights: W' = W · diag(gain) for a weight read only by normalized
+ * matmuls (rms_matmul, swiglu_matmul) with one and the same gain. The fused kernel then
+ * skips the per-element x·gain product (exact in real arithmetic; rounding differs by an
+ * ulp). A weight with any other reader (the tied embedding, read by `embed`) keeps the
+ * product in the kernel instead. Maps weight node id → gain node id.
+ */
+export function selectFolds(graph: Graph): ReadonlyMap<number, number> {
+  const gains = new Map<number, Set<number> | 'no'>();
+  for (const node of graph.nodes) {
+    node.inputs.forEach((input, i) => {
+      if (graph.nodes[input]!.op !== 'weight') return;
+      const normed = (node.op === 'rms_matmul' || node.op === 'swiglu_matmul') &&
+        isMatmulWeight(node.op, i);
+      const seen = gains.get(input);
+      if (!normed || seen === 'no') {
+        gains.set(input, 'no');
+        return;
+      }
+      gains.set(input, new Set([...(seen ?? []), node.inputs[1]!]));
+    });
+  }
+  const folds = new Map<number, number>();
+  for (const [weight, set] of gains) {
+    if (set !== 'no' && set.size === 1) folds.set(weight, [...set][0]!);
+  }
+  return folds;
+}

@@ -6,6 +6,7 @@
 //   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
 //                   FFN's down projection (reading the swiglu result) is a plain matmul
 //   selectLayouts   weight storage orders; memory planning needs their sizes
+//   selectFolds     norm gains folded into the weights that only normalized matmuls read
 //   planMemory      places every tensor; must see the final graph
 //   lower           one kernel per compute node, from the target and the layouts
 
@@ -18,7 +19,7 @@ import { debugLevel } from '../src/env.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
-import { selectLayouts } from './layout.js';
+import { selectFolds, selectLayouts } from './layout.js';
 import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
@@ -69,6 +70,7 @@ export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   options: PipelineOptions = {}): KernelProgram {
   const g = runGraphPasses(graph, options);
   const layouts = timed('selectLayouts', () => selectLayouts(g, target));
+  const folds = timed('selectFolds', () => selectFolds(g));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
-  return timed('lower', () => lower(g, plan, layouts, target));
+  return timed('lower', () => lower(g, plan, layouts, folds, target));
 }

@@ -5,12 +5,12 @@
 
 import koffi from 'koffi';
 import { SmeltError } from '../../ir/diagnostics.js';
-import { pack } from '../../ir/layout.js';
 import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
 import { checkStep, outputWidth, tokenLimit } from '../types.js';
+import { preparedWeight } from '../weights.js';
 import { compileShared } from './compile.js';
 import { renderC } from './render.js';
 
@@ -94,10 +94,9 @@ export const cBackend: Backend = {
       throw new SmeltError('BACKEND703', `cannot allocate the native module's memory ` +
         `(${((weights + states + arena) * 4 / 2 ** 20).toFixed(1)} MiB)`);
     }
-    for (const { name, offset, layout, shape } of program.weights) {
-      const rows = input.weights.get(name)!;
-      const data = shape.length === 2 ? pack(rows, layout, shape[0]!, shape[1]!) : rows;
-      lib.setWeights(handle, offset, data, data.length);
+    for (const entry of program.weights) {
+      const data = preparedWeight(entry, input.weights);
+      lib.setWeights(handle, entry.offset, data, data.length);
     }
     return new NativeExecutable(lib, handle, tokenLimit(input.graph), outputWidth(input.graph),
       program.maxTokens, maxContext);

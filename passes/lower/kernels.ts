@@ -21,6 +21,8 @@ export interface LowerContext {
   graph: Graph;
   target: Target;
   layouts: LayoutPlan;
+  /** Weights whose norm gain is folded in at load: weight node id → gain node id. */
+  folds: ReadonlyMap<number, number>;
 }
 
 type Generator = (node: Node, ctx: LowerContext) => Kernel;

@@ -16,8 +16,8 @@ import type { MemoryPlan } from '../memory.js';
 import { generatorFor } from './kernels.js';
 
 export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
-  target: Target): KernelProgram {
-  const ctx = { graph, target, layouts };
+  folds: ReadonlyMap<number, number>, target: Target): KernelProgram {
+  const ctx = { graph, target, layouts, folds };
   const kernels = new Map<string, { kernel: Kernel; text: string }>();
   const calls: KernelCall[] = [];
   for (const node of graph.nodes) {
@@ -47,6 +47,7 @@ export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
       offset: plan.buffers[n.id]!.offset,
       layout: layouts.get(n.id) ?? ROWS,
       shape: n.type.shape as number[],
+      ...(folds.has(n.id) ? { foldGain: graph.nodes[folds.get(n.id)!]!.name! } : {}),
     })),
     maxTokens: plan.maxTokens,
     vocab: typeof vocab === 'number' ? vocab : 0,

@@ -2,7 +2,8 @@
 //
 //   matmul          out = x · wᵀ
 //   rms_matmul      out = rmsnorm(x, gain) · wᵀ        the norm is a prologue: per token row,
-//                   scale = 1/√(mean(x²)+eps); x[k]·gain[k] is broadcast, scale applied last
+//                   scale = 1/√(mean(x²)+eps), applied last; the gain is folded into the
+//                   weights at load (selectFolds), or else x[k]·gain[k] is broadcast
 //   matmul_add      out = x · wᵀ + residual            added as the tile is stored
 //   swiglu_matmul   out = silu(norm(x)·w_gateᵀ) · (norm(x)·w_upᵀ)   both weights in one tile
 //
@@ -29,6 +30,7 @@ interface Plan {
   panels: number; // ceil(N / L)
   weights: string[]; // ['w'] or ['w_gate', 'w_up']
   norm?: number; // eps of a fused rmsnorm prologue
+  folded: boolean; // the norm gain is already multiplied into the weights
   residual: boolean;
 }
 
@@ -84,10 +86,10 @@ function normScale(plan: Plan, t: KExpr, name: string): KStmt[] {
   return stmts;
 }
 
-/** x[t, k], times gain[k] when the norm is fused. */
+/** x[t, k], times gain[k] when the norm is fused and its gain not folded into the weights. */
 function activation(plan: Plan, t: KExpr, k: KExpr): KExpr {
   const x = load('x', add(mul(t, plan.k), k));
-  return plan.norm === undefined ? x : mul(x, load('gain', k));
+  return plan.norm === undefined || plan.folded ? x : mul(x, load('gain', k));
 }
 
 function matvec(plan: Plan): KStmt {
@@ -180,18 +182,22 @@ const DOCS = {
 export function packedMatmul(node: Node, ctx: LowerContext, lanes: number): Kernel {
   const op = node.op as keyof typeof DOCS;
   const wIndex = op === 'matmul' || op === 'matmul_add' ? 1 : 2;
+  const weightIds = node.inputs.slice(wIndex, op === 'swiglu_matmul' ? 4 : wIndex + 1);
+  const folded = op !== 'matmul' && op !== 'matmul_add' && weightIds.every((w) => ctx.folds.has(w));
   const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
   const plan: Plan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
     residual: op === 'matmul_add',
+    folded,
     ...(op === 'rms_matmul' || op === 'swiglu_matmul' ? { norm: node.attrs.eps as number } : {}),
   };
   const { rows } = ctx.target.tile;
   const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
   const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
     ...plan.weights.map((w) => P(w)), ...(plan.residual ? [P('residual')] : [])];
-  const eps = plan.norm === undefined ? '' : `_eps${plan.norm}`.replace(/[.-]/g, '_');
+  const eps = plan.norm === undefined ? ''
+    : `_eps${plan.norm}`.replace(/[.-]/g, '_') + (folded ? '_folded' : '');
   return {
     name: `${op}_${nOut}x${k}${eps}_panels${lanes}`,
     doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights in panels of ${lanes}`,
