@@ -14,7 +14,8 @@ import type { Layout } from './layout.js';
 
 export type ScalarType = 'f32' | 'f64' | 'i32';
 
-export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min';
+/** `max`/`min` compare floats; `imin` compares i32 (loop bounds). */
+export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min' | 'imin';
 export type MathFn = 'exp' | 'sqrt' | 'cos' | 'sin' | 'pow';
 
 export type KExpr =
@@ -65,6 +66,11 @@ export interface Kernel {
   params: KernelParam[];
   /** The output is the node's first operand, updated in place (kv_write). */
   inPlace?: boolean;
+  /**
+   * f32 elements of scratch the kernel needs across its parallel loops (split-KV partials);
+   * the last param is then `scratch`, placed in the arena by lowering.
+   */
+  scratch?: number;
   body: KStmt[];
 }
 
@@ -120,7 +126,7 @@ function fold(op: BinOp, a: KExpr, b: KExpr): KExpr {
     const x = a.value;
     const y = b.value;
     const value = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y
-      : op === 'max' ? Math.max(x, y) : Math.min(x, y);
+      : op === 'max' ? Math.max(x, y) : Math.min(x, y); // min and imin alike
     return int(value);
   }
   if ((op === '+' || op === '-') && isInt(b, 0)) return a;

@@ -41,6 +41,10 @@ export function renderExpr(e: KExpr): string {
     case 'bin':
       if (e.op === 'max') return `fmaxf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
       if (e.op === 'min') return `fminf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
+      if (e.op === 'imin') {
+        const [a, b] = [renderExpr(e.a), renderExpr(e.b)];
+        return `(${a} < ${b} ? ${a} : ${b})`;
+      }
       return `(${renderExpr(e.a)} ${e.op} ${renderExpr(e.b)})`;
     case 'call':
       return `${MATH[e.fn]}(${e.args.map(renderExpr).join(', ')})`;

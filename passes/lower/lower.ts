@@ -20,6 +20,10 @@ export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
   const ctx = { graph, target, layouts, folds };
   const kernels = new Map<string, { kernel: Kernel; text: string }>();
   const calls: KernelCall[] = [];
+  // scratch is dead between kernels (each ends in a barrier): one block past the arena
+  // serves every call, sized for the largest need
+  const scratchAt = plan.sizes.arena;
+  let scratch = 0;
   for (const node of graph.nodes) {
     if (!isComputeOp(node.op)) continue;
     const kernel = generatorFor(node.op)(node, ctx);
@@ -29,19 +33,20 @@ export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
       throw new InternalError('lower', `two different kernels are named ${kernel.name}`);
     }
     if (!seen) kernels.set(kernel.name, { kernel, text });
-    calls.push({
-      kernel: kernel.name,
-      args: [plan.buffers[node.id]!,
-        ...node.inputs.slice(kernel.inPlace ? 1 : 0).map((i) => plan.buffers[i]!)],
-      node: node.id,
-    });
+    const args = [plan.buffers[node.id]!,
+      ...node.inputs.slice(kernel.inPlace ? 1 : 0).map((i) => plan.buffers[i]!)];
+    if (kernel.scratch) {
+      args.push({ region: 'arena', offset: scratchAt });
+      scratch = Math.max(scratch, Math.ceil(kernel.scratch / 16) * 16);
+    }
+    calls.push({ kernel: kernel.name, args, node: node.id });
   }
   const logits = graph.nodes[graph.outputs[0]!]!;
   const vocab = logits.type.shape[logits.type.shape.length - 1];
   return {
     kernels: [...kernels.values()].map((k) => k.kernel),
     calls,
-    sizes: plan.sizes,
+    sizes: { ...plan.sizes, arena: plan.sizes.arena + scratch },
     weights: graph.nodes.filter((n) => n.op === 'weight').map((n) => ({
       name: n.name!,
       offset: plan.buffers[n.id]!.offset,
