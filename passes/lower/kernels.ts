@@ -173,26 +173,41 @@ function embed(node: Node, { layouts }: LowerContext): Kernel {
   };
 }
 
+/**
+ * RoPE over adjacent pairs. The angle depends on the position and the pair, not the head,
+ * so each token computes its cos/sin table once (in f64) and every head reuses it.
+ */
 function rope(node: Node): Kernel {
   const width = dim(node, 1);
   const hs = node.attrs.head_size as number;
   const theta = node.attrs.theta as number;
   const at = (e: KExpr) => add(add(mul(v('t'), width), v('h')), e);
+  const f64 = (value: KExpr): KExpr => ({ k: 'cast', to: 'f64', value });
+  const f32 = (value: KExpr): KExpr => ({ k: 'cast', to: 'f32', value });
   return {
     name: `rope_${width}_${hs}_${theta}`.replace(/[.-]/g, '_'),
     doc: `out[n, ${width}] = x rotated in adjacent pairs, head_size ${hs}, theta ${theta}`,
     params: [out(), arg('x')],
-    body: [loop('t', 0, v('n'), [loop('h', 0, width, [loop('i', 0, hs, [
-      local('angle', mul({ k: 'cast', to: 'f64', value: add(v('pos'), v('t')) },
-        call('pow', float(theta), div({ k: 'cast', to: 'f64', value: sub(0, v('i')) },
-          float(hs)))), 'f64'),
-      local('c', call('cos', v('angle')), 'f64'),
-      local('s', call('sin', v('angle')), 'f64'),
-      local('x0', load('x', at(v('i')))),
-      local('x1', load('x', at(add(v('i'), 1)))),
-      store('out', at(v('i')), sub(mul(v('x0'), v('c')), mul(v('x1'), v('s')))),
-      store('out', at(add(v('i'), 1)), add(mul(v('x0'), v('s')), mul(v('x1'), v('c')))),
-    ], { step: 2 })], { step: hs })], { parallel: true })],
+    body: [loop('t', 0, v('n'), [
+      // this token's table: angle = (pos + t) · theta^(-i / head_size) for even i
+      { k: 'array', name: 'cs', size: hs / 2, zero: false },
+      { k: 'array', name: 'sn', size: hs / 2, zero: false },
+      loop('i', 0, hs, [
+        local('angle', mul(f64(add(v('pos'), v('t'))),
+          call('pow', float(theta), div(f64(sub(0, v('i'))), float(hs)))), 'f64'),
+        store('cs', div(v('i'), 2), f32(call('cos', v('angle')))),
+        store('sn', div(v('i'), 2), f32(call('sin', v('angle')))),
+      ], { step: 2 }),
+      // rotate every head's pairs
+      loop('h', 0, width, [loop('i', 0, hs, [
+        local('c', load('cs', div(v('i'), 2))),
+        local('s', load('sn', div(v('i'), 2))),
+        local('x0', load('x', at(v('i')))),
+        local('x1', load('x', at(add(v('i'), 1)))),
+        store('out', at(v('i')), sub(mul(v('x0'), v('c')), mul(v('x1'), v('s')))),
+        store('out', at(add(v('i'), 1)), add(mul(v('x0'), v('s')), mul(v('x1'), v('c')))),
+      ], { step: 2 })], { step: hs }),
+    ], { parallel: true })],
   };
 }
 
