@@ -35,12 +35,17 @@ export const CATALOG = {
   TOK401: 'cannot read tokenizer',
   TOK402: 'no tokenizer',
   CLI501: 'bad option',
+  CLI502: 'cannot write output file',
   RUN601: 'context overflow',
   RUN602: 'unknown backend',
   RUN603: 'token id out of range',
+  RUN604: 'non-finite logits',
+  RUN605: 'model too large for this machine',
   BACKEND701: 'no C compiler',
   BACKEND702: 'C compilation failed',
   BACKEND703: 'cannot load compiled module',
+  BACKEND705: 'cannot write the module cache',
+  BACKEND704: 'model does not fit a wasm32 memory',
 } as const;
 
 export type DiagnosticCode = keyof typeof CATALOG;

@@ -2,13 +2,16 @@
 //
 // A target fixes the vector width and the tile sizes of the generated loops, and the ISA
 // flags the C compiler gets. `detectTarget` reads the host's CPU flags; `--target NAME`
-// picks one by name (for example to test the AVX2 path on an AVX-512 host).
+// picks one by name (for example to test the AVX2 path on an AVX-512 host). `wasm` is the
+// WebAssembly SIMD128 machine: 4 lanes, no FMA, 16 vector registers (V8 on x86-64 keeps
+// one as scratch); its 2 × 4 tile was the fastest measured (docs/wasm.md): larger tiles
+// that should still fit the registers ran slower under V8.
 
 import { readFileSync } from 'node:fs';
 import { SmeltError } from './diagnostics.js';
 
 export interface Target {
-  name: 'avx512' | 'avx2' | 'scalar';
+  name: 'avx512' | 'avx2' | 'scalar' | 'wasm';
   /** f32 lanes per vector register. */
   lanes: number;
   /** Register tile of a matmul step (prefill): token rows × panels of `lanes` outputs. */
@@ -35,6 +38,11 @@ export const TARGETS: Readonly<Record<Target['name'], Target>> = {
   },
   scalar: {
     name: 'scalar', lanes: 4, tile: { rows: 2, cols: 2 }, matvecRows: 2,
+    features: { fma: false, f16c: false, avx512: false, vnni: false },
+    cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
+  },
+  wasm: {
+    name: 'wasm', lanes: 4, tile: { rows: 2, cols: 4 }, matvecRows: 4,
     features: { fma: false, f16c: false, avx512: false, vnni: false },
     cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
   },

@@ -2,7 +2,7 @@
 // Runs the built CLI (dist/, built by `npm test` before Jest starts).
 import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { modelPath, readGolden } from './models.js';
@@ -21,7 +21,7 @@ const bin = () => modelPath('stories260K/stories260K.bin');
 const tok = () => modelPath('stories260K/tok512.bin');
 
 describe('smelt run', () => {
-  test.each(['ref', 'c'])('greedy stories260K on %s prints the golden story', (backend) => {
+  test.each(['ref', 'c', 'wasm'])('greedy stories260K on %s prints the golden story', (backend) => {
     const golden = readGolden<{ text: string }>('stories260K_greedy_once_upon_a_time.json');
     const r = smelt('run', 'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(),
       '--prompt', 'Once upon a time', '--steps', '64', '--temperature', '0', '--backend', backend,
@@ -29,6 +29,18 @@ describe('smelt run', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(golden.text + '\n');
     expect(r.stderr).toMatch(/generated 60 tokens, decode [\d.]+ tok\/s/);
+  });
+
+  test('wasm without shared memory says so once and runs on one thread', () => {
+    const golden = readGolden<{ text: string }>('stories260K_greedy_once_upon_a_time.json');
+    const r = spawnSync('node', ['--no-harmony-sharedarraybuffer', 'dist/src/cli/main.js', 'run',
+      'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(), '--prompt',
+      'Once upon a time', '--steps', '64', '--temperature', '0', '--backend', 'wasm',
+      '--threads', '2'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(golden.text + '\n');
+    expect(r.stderr.match(/wasm threads are unavailable here \(no SharedArrayBuffer\); running on one thread/g))
+      .toHaveLength(1);
   });
 
   test('a GGUF brings its own tokenizer and its numbers', () => {
@@ -58,9 +70,13 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
     ['unknown flag', ['run', 'specs/stories260k.yaml', '--bogus'], /unknown option '--bogus'/],
     ['bad number', ['run', 'specs/stories260k.yaml', '--steps', 'x'], /expected a whole number/],
     ['unknown backend', ['run', 'specs/stories260k.yaml', '--random-weights', '1', '--backend',
-      'gpu'], /RUN602: unknown backend `gpu` \(available: ref, c\)/],
+      'gpu'], /RUN602: unknown backend `gpu` \(available: ref, c, wasm\)/],
     ['unknown target', ['compile', 'specs/stories260k.yaml', '--emit-c', '--target', 'neon'],
       /unknown target `neon`/],
+    ['C text from the wasm backend', ['compile', 'specs/stories260k.yaml', '--backend', 'wasm',
+      '--emit-c'], /CLI501: --emit-c does not apply to --backend wasm \(use --emit-wat\)/],
+    ['nothing to compile on ref', ['compile', 'specs/stories260k.yaml', '--backend', 'ref',
+      '-o', 'x'], /CLI501: the ref backend interprets the graph and has nothing to compile/],
     ['prompt without tokenizer', ['run', 'specs/stories260k.yaml', '--random-weights', '1',
       '--prompt', 'hi'], /TOK402/],
     ['weights that do not fit the spec', ['run', 'specs/smollm-135m.yaml', '--weights',
@@ -97,6 +113,29 @@ describe('smelt compile and inspect', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('void smelt_forward(smelt_model *m');
     expect(r.stdout).toContain('#pragma omp for schedule(static)');
+  });
+
+  test('--backend wasm -o writes a valid module and its memory layout', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smelt-wasm-out-'));
+    const r = smelt('compile', 'specs/stories260k.yaml', '--backend', 'wasm', '-o', dir);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/model\.wasm: \d+ kernels, \d+ calls, wasm SIMD128; weights/);
+    expect(WebAssembly.validate(readFileSync(join(dir, 'model.wasm')))).toBe(true);
+    const layout = JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8'));
+    expect(layout.layout.weights).toBe(256);
+    expect(layout.exports.forward).toMatch(/tokens: i32, n: i32, pos: i32, logits: i32/);
+  });
+
+  test('--emit-wat prints the text form; with --threads 2, the shared-memory module', () => {
+    const one = smelt('compile', 'specs/stories260k.yaml', '--backend', 'wasm', '--emit-wat');
+    expect(one.code).toBe(0);
+    expect(one.stdout).toMatch(/^\(module\n/);
+    expect(one.stdout).toContain('(func $forward (export "forward")');
+    expect(one.stdout).toContain('v128.load32_splat');
+    const two = smelt('compile', 'specs/stories260k.yaml', '--backend', 'wasm', '--emit-wat',
+      '--threads', '2');
+    expect(two.stdout).toMatch(/\(import "env" "memory" \(memory \$env\.memory \d+ 65536 shared\)\)/);
+    expect(two.stdout).toContain('memory.atomic.wait32');
   });
 
   test('inspect --memory gives weights, KV cache per token and arena', () => {

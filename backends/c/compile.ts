@@ -7,7 +7,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -44,8 +44,19 @@ export function compilerVersion(cc = compilerCommand()): string {
 export function cacheDir(): string {
   const base = knob('cacheDir') ??
     join(knob('xdgCache') ?? join(homedir(), '.cache'), 'smelt');
-  mkdirSync(base, { recursive: true });
+  writable(() => mkdirSync(base, { recursive: true }), base);
   return base;
+}
+
+/** Runs a file-system step of the cache; failure names the folder and how to move it. */
+function writable<T>(step: () => T, path: string): T {
+  try {
+    return step();
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? String(e);
+    throw new SmeltError('BACKEND705', `cannot write the module cache at ${path} (${reason}); ` +
+      'point SMELT_CACHE_DIR at a writable folder');
+  }
 }
 
 /** The compiler's first error, with the generated source line it names. */
@@ -68,9 +79,11 @@ export function compileShared(source: string, flags: string[], name: string): Co
   const lib = join(dir, `${name}.so`);
   if (existsSync(lib)) return { path: lib, cached: true, seconds: 0 };
 
-  mkdirSync(dir, { recursive: true });
   const src = join(dir, `${name}.c`);
-  writeFileSync(src, source);
+  writable(() => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(src, source);
+  }, dir);
   const tmp = `${lib}.${process.pid}.tmp`;
   const args = [...flags, '-o', tmp, src, '-lm'];
   if (debugLevel() >= 5) process.stderr.write(`smelt: ${cc} ${args.join(' ')}\n`);
@@ -80,6 +93,15 @@ export function compileShared(source: string, flags: string[], name: string): Co
     throw new SmeltError('BACKEND702', `${cc} failed to compile the generated module:\n  ` +
       explainFailure(run.stderr ?? String(run.error), source, src));
   }
+  if (!existsSync(tmp)) {
+    throw new SmeltError('BACKEND702', `${cc} exited successfully but wrote no library ` +
+      `(${tmp}); is SMELT_CC a C compiler?`);
+  }
   renameSync(tmp, lib); // atomic: a concurrent compile of the same key is harmless
   return { path: lib, cached: false, seconds: (performance.now() - start) / 1000 };
+}
+
+/** Drops a cached library that failed to load, so that the next compile rebuilds it. */
+export function evict(path: string): void {
+  rmSync(path, { force: true });
 }

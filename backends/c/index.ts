@@ -11,7 +11,7 @@ import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
 import { checkStep, outputWidth, tokenLimit } from '../types.js';
 import { preparedWeight } from '../weights.js';
-import { compileShared } from './compile.js';
+import { compileShared, evict } from './compile.js';
 import { renderC } from './render.js';
 
 /** Tokens per native call; longer prompts are fed in chunks of this many. */
@@ -86,8 +86,17 @@ export const cBackend: Backend = {
   name: 'c',
   description: 'native code: generated C compiled with the system compiler (OpenMP)',
   async compile(input, options): Promise<Executable> {
-    const { program, compiled, maxContext } = await compileNative(input, options);
-    const lib = loadLibrary(compiled.path);
+    let { program, compiled, maxContext } = await compileNative(input, options);
+    let lib: Library;
+    try {
+      lib = loadLibrary(compiled.path);
+    } catch (e) {
+      // a damaged cache entry is rebuilt once; a fresh library that fails to load is an error
+      if (!compiled.cached) throw e;
+      evict(compiled.path);
+      ({ program, compiled, maxContext } = await compileNative(input, options));
+      lib = loadLibrary(compiled.path);
+    }
     const handle = lib.create(options.threads);
     if (!handle) {
       const { weights, states, arena } = program.sizes;

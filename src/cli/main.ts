@@ -7,7 +7,8 @@ import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
 import { inspectCommand } from './inspect.js';
-import { int, number } from './options.js';
+import { collect, int, number } from './options.js';
+import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
 
 const program = new Command('smelt')
@@ -20,7 +21,9 @@ function weightOptions(cmd: Command): Command {
   return cmd
     .option('--weights <file>', 'checkpoint: GGUF, safetensors or llama2.c .bin')
     .option('--random-weights <seed>', 'seeded random weights instead of a checkpoint', int(0))
-    .option('--tokenizer <file>', 'llama2.c tokenizer .bin (a GGUF brings its own)');
+    .option('--tokenizer <file>', 'llama2.c tokenizer .bin (a GGUF brings its own)')
+    .option('--param <name=value>', 'set a spec parameter, over the model file and the ' +
+      'checkpoint (repeatable), e.g. --param seq_len=4096', collect);
 }
 
 weightOptions(program.command('run')
@@ -30,10 +33,10 @@ weightOptions(program.command('run')
   .option('--steps <n>', 'positions to run, prompt included', int(1), 256)
   .option('--temperature <t>', '0 is greedy', number(0), 1)
   .option('--top-k <k>', 'sample among the k most likely tokens (0: off)', int(0), 0)
-  .option('--top-p <p>', 'nucleus sampling mass (1: off)', number(0, 1), 0.9)
-  .option('--seed <s>', 'sampler seed (default: the clock)', int(0))
-  .addOption(new Option('--backend <name>', 'backend to run on: ref, c').default('ref'))
-  .option('--threads <n>', 'threads', int(1), 1)
+  .option('--top-p <p>', 'nucleus sampling mass (0 or 1: off, as in run.c)', number(0, 1), 0.9)
+  .option('--seed <s>', 'sampler seed, at least 1 (default: the clock)', int(1))
+  .addOption(new Option('--backend <name>', 'backend to run on: ref, c, wasm').default('ref'))
+  .option('--threads <n>', 'threads (at most 1024)', int(1), 1)
   .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
   .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
   .action(runCommand);
@@ -48,14 +51,31 @@ weightOptions(program.command('inspect')
   .option('--target <name>', 'target whose layouts to plan for', 'native')
   .action(inspectCommand);
 
+weightOptions(program.command('quantize')
+  .description('write the weights as a GGUF v3 file, quantized (q8_0, q4_0) or as floats')
+  .argument('<spec>', 'model or architecture spec (YAML)'))
+  .addOption(new Option('--quant <dtype>', 'stored dtype of the 2-D weights')
+    .choices(QUANT_CHOICES).makeOptionMandatory())
+  .requiredOption('-o, --out <file>', 'the GGUF file to write')
+  .action(quantizeCommand);
+
 program.command('compile')
-  .description('compile a spec to a native module (C source and .so)')
+  .description('compile a spec to a module: native (C source and .so) or WebAssembly')
   .argument('<spec>', 'model spec (YAML)')
-  .option('--backend <name>', 'backend to compile for', 'c')
-  .option('-o, --out <dir>', 'folder to write model.c and model.so into')
-  .option('--emit-c', 'print the generated C to stdout')
-  .option('--target <name>', 'native, avx512, avx2, scalar', 'native')
+  .option('--backend <name>', 'backend to compile for: c, wasm', 'c')
+  .option('-o, --out <dir>', 'folder to write the module into (model.c/.so or model.wasm/.json)')
+  .option('--emit-c', 'print the generated C to stdout (c)')
+  .option('--emit-wat', 'print the WebAssembly text form to stdout (wasm)')
+  .option('--threads <n>', 'wasm: n > 1 builds the shared-memory module for worker threads',
+    int(1), 1)
+  .option('--target <name>', 'c: native, avx512, avx2, scalar, wasm', 'native')
   .action(compileCommand);
+
+// `smelt run … | head` closes stdout early: that is the reader's choice, not an error
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  process.exit(0);
+});
 
 try {
   await program.parseAsync();

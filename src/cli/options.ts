@@ -6,7 +6,7 @@ import { InvalidArgumentError } from 'commander';
 export function int(min: number) {
   return (text: string): number => {
     const n = Number(text);
-    if (!Number.isInteger(n) || n < min) {
+    if (!Number.isSafeInteger(n) || n < min) {
       throw new InvalidArgumentError(`expected a whole number ≥ ${min}, got "${text}"`);
     }
     return n;
@@ -22,4 +22,9 @@ export function number(min: number, max = Infinity) {
     }
     return n;
   };
+}
+
+/** Collects a repeatable option into a list. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }

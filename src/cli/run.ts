@@ -1,5 +1,6 @@
 // `smelt run`: generate text from a spec and weights, streaming it as it comes.
 
+import { availableParallelism } from 'node:os';
 import { backendNamed } from '../../backends/index.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { targetNamed } from '../../ir/target.js';
@@ -39,24 +40,37 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
   if (flags.threads > 1 && backend.name === 'ref') {
     process.stderr.write('note: the ref backend runs on one thread; --threads is ignored\n');
   }
+  if (flags.threads > 1024) {
+    throw new SmeltError('CLI501', `--threads ${flags.threads}: at most 1024`);
+  }
+  if (flags.threads > availableParallelism()) {
+    process.stderr.write(`note: ${flags.threads} threads on ${availableParallelism()} ` +
+      'cores will be slower than one thread per core\n');
+  }
   const target = targetNamed(flags.target);
   const exe = await backend.compile(compileInput(loaded), { threads: flags.threads, target,
     fuse: flags.fuse });
 
   // the prompt is printed as the model reads it, then every token as it is chosen
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];
+  if (flags.steps > exe.maxContext) {
+    process.stderr.write(`note: the context holds ${exe.maxContext} positions; generation ` +
+      `stops there (--steps ${flags.steps})\n`);
+  }
   const utf8 = new TextDecoder('utf-8');
   const emit = (prev: number, token: number) => {
     if (!tokenizer) return void process.stdout.write(`${token} `);
     process.stdout.write(utf8.decode(tokenizer.decodePiece(prev, token), { stream: true }));
   };
-  for (let i = 1; i < prompt.length; i++) emit(prompt[i - 1]!, prompt[i]!);
+  // as run.c: with fewer steps than prompt tokens, only the first steps + 1 are shown
+  const shown = Math.min(prompt.length, flags.steps + 1);
+  for (let i = 1; i < shown; i++) emit(prompt[i - 1]!, prompt[i]!);
   const result = generate(exe, prompt, {
     steps: flags.steps,
     temperature: flags.temperature,
     topK: flags.topK,
     topP: flags.topP,
-    seed: flags.seed ?? Date.now(),
+    seed: flags.seed ?? Math.max(1, Date.now() % 2 ** 32),
     // without a tokenizer no id is special: run all the steps
     stopTokens: tokenizer ? [tokenizer.bos, tokenizer.eos] : [],
     onToken: (token, prev) => emit(prev, token),

@@ -1,6 +1,7 @@
 // What `run` and `inspect` share: spec + weights + tokenizer, resolved from the flags.
 
 import { SmeltError } from '../../ir/diagnostics.js';
+import type { GivenParam, LoadedSpec } from '../frontend/index.js';
 import { loadSpec } from '../frontend/index.js';
 import type { LoadedModel } from '../runtime/load.js';
 import { loadModel } from '../runtime/load.js';
@@ -11,6 +12,29 @@ export interface ModelFlags {
   weights?: string;
   randomWeights?: number;
   tokenizer?: string;
+  /** `name=value` pairs from `--param`. */
+  param?: string[];
+}
+
+/** Parses `--param name=value` against the architecture's declared params. */
+function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenParam> {
+  const given = new Map<string, GivenParam>();
+  for (const pair of pairs) {
+    const [name, text] = pair.split('=', 2) as [string, string | undefined];
+    const decl = spec.arch.params.find((p) => p.name === name);
+    if (!decl || text === undefined) {
+      throw new SmeltError('CLI501', `--param ${pair}: expected name=value with a param of ` +
+        `${spec.arch.name} (${spec.arch.params.map((p) => p.name).join(', ')})`);
+    }
+    const value = decl.type === 'bool' ? text === 'true' ? true : text === 'false' ? false : NaN
+      : Number(text);
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw new SmeltError('CLI501', `--param ${pair}: \`${name}\` is ${decl.type === 'bool'
+        ? 'a bool (true or false)' : `a number`}, got "${text}"`);
+    }
+    given.set(name, { value });
+  }
+  return given;
 }
 
 export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel {
@@ -18,6 +42,7 @@ export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel 
     throw new SmeltError('CLI501', 'pass either --weights FILE or --random-weights SEED, not both');
   }
   const spec = loadSpec(specPath);
+  if (flags.param?.length) spec.overrides = overrides(spec, flags.param);
   if (flags.weights !== undefined) return loadModel(spec, { path: flags.weights });
   if (flags.randomWeights !== undefined) return loadModel(spec, { seed: flags.randomWeights });
   throw new SmeltError('CLI501',

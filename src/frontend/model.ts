@@ -34,6 +34,8 @@ export interface ModelSpec {
 export interface LoadedSpec {
   arch: ArchSpec;
   model?: ModelSpec;
+  /** Values set on the command line (`--param name=value`); they win over everything. */
+  overrides?: Map<string, GivenParam>;
 }
 
 /** The architecture a model file names, as written relative to the model file's folder. */

@@ -4,6 +4,7 @@
 // stops after `steps` positions or when the model produces BOS or EOS.
 
 import type { Executable } from '../../backends/index.js';
+import { SmeltError } from '../../ir/diagnostics.js';
 import type { SamplerOptions } from './sampler.js';
 import { Sampler } from './sampler.js';
 
@@ -37,12 +38,18 @@ export function generate(
   options: GenerateOptions,
 ): GenerateResult {
   const sampler = new Sampler(options);
+  if (prompt.length > exe.maxContext) {
+    throw new SmeltError('RUN601', `the prompt has ${prompt.length} tokens, more than the ` +
+      `context of ${exe.maxContext} positions`);
+  }
   const steps = Math.min(options.steps, exe.maxContext);
-  const tokens = prompt.slice(0, Math.max(1, Math.min(prompt.length, steps)));
+  // with fewer steps than prompt tokens, run.c only walks the prompt: steps + 1 tokens
+  const tokens = prompt.slice(0, Math.max(1, Math.min(prompt.length, steps + 1)));
   const result: GenerateResult = {
     tokens, promptTokens: tokens.length, prefillSeconds: 0, decodeSeconds: 0,
   };
   exe.reset();
+  if (tokens.length > steps) return result;
 
   // prefill: every prompt token in one step
   let start = performance.now();

@@ -91,7 +91,22 @@ function ggufParams(spec: LoadedSpec, file: WeightFile): Map<string, GivenParam>
     const value = source.lengthOf ? (Array.isArray(raw) ? raw.length : undefined) : metaNumber(raw);
     if (value !== undefined) given.set(param, { value });
   }
+  const tied = ggufTiedOutput(spec, file);
+  if (tied !== undefined) given.set('tied_output', { value: tied });
   return given;
+}
+
+/**
+ * llama.cpp's rule for a GGUF: the classifier is the file's output tensor when it stores one,
+ * else the token embedding. Applies to an arch with a `tied_output` param that the model file
+ * leaves unset; the file decides by whether it has the tensor of the (tied) output weight.
+ */
+function ggufTiedOutput(spec: LoadedSpec, file: WeightFile): boolean | undefined {
+  if (!spec.arch.params.some((p) => p.name === 'tied_output')) return undefined;
+  if (spec.model?.params.has('tied_output')) return undefined;
+  const decl = spec.arch.weights.find((w) => w.tiedTo !== undefined);
+  const tensor = decl && spec.arch.formats.gguf?.weights.get(decl.name)?.tensor;
+  return tensor === undefined ? undefined : !file.tensors.has(tensor);
 }
 
 function llama2cParams(spec: LoadedSpec, map: Llama2cMap, header: Llama2cHeader, path: string) {

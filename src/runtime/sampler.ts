@@ -12,11 +12,14 @@ export interface SamplerOptions {
   seed: number;
 }
 
+import { SmeltError } from '../../ir/diagnostics.js';
+
 const MASK64 = (1n << 64n) - 1n;
 
 export class Sampler {
   private state: bigint;
 
+  /** `seed` must be ≥ 1: xorshift's state 0 never leaves 0 (run.c takes the clock then). */
   constructor(private readonly options: SamplerOptions) {
     this.state = BigInt.asUintN(64, BigInt(options.seed));
   }
@@ -38,8 +41,15 @@ export class Sampler {
 
   sample(logits: Float32Array): number {
     const { temperature, topP, topK } = this.options;
+    if (logits.some(Number.isNaN)) {
+      throw new SmeltError('RUN604', 'the model produced NaN logits (non-finite weights, or a ' +
+        'numerically broken spec such as a negative norm eps)');
+    }
     if (temperature === 0) return argmax(logits);
-    const probs = softmax(logits.map((v) => Math.fround(v / temperature)));
+    const scaled = logits.map((v) => Math.fround(v / temperature));
+    // a temperature so small that logits overflow is the greedy limit
+    if (!scaled.every(Number.isFinite)) return argmax(logits);
+    const probs = softmax(scaled);
     if (topK > 0 && topK < probs.length) keepTopK(probs, topK);
     const coin = this.nextF32();
     return topP > 0 && topP < 1 ? sampleTopP(probs, topP, coin) : sampleMultinomial(probs, coin);

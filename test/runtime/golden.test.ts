@@ -27,7 +27,7 @@ const GOLDENS = [
 const CHECKPOINTS = ['stories260K.bin', 'stories260K.v1.bin', 'stories260K-f32.gguf'];
 const SPEC = 'specs/stories260k.yaml';
 
-const RUNS = [['ref', 1], ['c', 1], ['c', 2]] as const;
+const RUNS = [['ref', 1], ['c', 1], ['c', 2], ['wasm', 1], ['wasm', 2]] as const;
 const RUN_CASES = CHECKPOINTS.flatMap((c) => RUNS.map(([b, t]) => [c, b, t] as const));
 
 describe.each(RUN_CASES)('stories260K from %s on %s, %i thread(s)', (checkpoint, backend, threads) => {

@@ -10,7 +10,7 @@
 // vocab_size records (a tokenizer for a bigger vocabulary than the model's).
 import { readFileSync } from 'node:fs';
 import { SmeltError } from '../../../ir/diagnostics.js';
-import { SentencePieceTokenizer, type Vocab } from './sentencepiece.js';
+import { SentencePieceTokenizer, checkVocab, type Vocab } from './sentencepiece.js';
 import type { Tokenizer } from './types.js';
 
 /** llama2.c's fixed special ids. */
@@ -19,7 +19,14 @@ const BOS = 1;
 const EOS = 2;
 
 export function loadLlama2cTokenizer(path: string, vocabSize: number): Tokenizer {
-  return new SentencePieceTokenizer(readLlama2cVocab(path, readBytes(path), vocabSize));
+  return new SentencePieceTokenizer(loadLlama2cVocab(path, vocabSize));
+}
+
+/** The vocabulary of a llama2.c tokenizer file, checked as the tokenizer would check it. */
+export function loadLlama2cVocab(path: string, vocabSize: number): Vocab {
+  const vocab = readLlama2cVocab(path, readBytes(path), vocabSize);
+  checkVocab(vocab);
+  return vocab;
 }
 
 function readBytes(path: string): Uint8Array {

@@ -15,17 +15,14 @@
 // 64-bit metadata integers are numbers when they are safe integers, bigints otherwise.
 import { SmeltError } from '../../../ir/diagnostics.js';
 import { tensorByteLength } from './dequant.js';
-import type { FileDType, MetaValue, TensorEntry, WeightFile } from './types.js';
+import type { GgufScalar, GgufType } from './gguf-types.js';
+import {
+  GGML_DTYPES, GGUF_DEFAULT_ALIGNMENT as DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_MAX_DIMS as MAX_DIMS,
+  GGUF_TYPE_NAMES, GGUF_VALUE_TYPES as T,
+} from './gguf-types.js';
+import type { MetaValue, TensorEntry, WeightFile } from './types.js';
 
-const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
-const DEFAULT_ALIGNMENT = 32;
-const MAX_DIMS = 4; // GGML_MAX_DIMS
 const MAX_ARRAY_DEPTH = 8; // nesting limit, so a hostile file cannot exhaust the stack
-
-/** ggml type numbers smelt decodes. */
-const GGML_DTYPES: Record<number, FileDType> = {
-  0: 'f32', 1: 'f16', 2: 'q4_0', 8: 'q8_0', 30: 'bf16',
-};
 
 /** Names of the ggml types smelt does not decode, for error messages. */
 const GGML_OTHER_NAMES: Record<number, string> = {
@@ -34,12 +31,6 @@ const GGML_OTHER_NAMES: Record<number, string> = {
   20: 'IQ4_NL', 21: 'IQ3_S', 22: 'IQ2_S', 23: 'IQ4_XS', 24: 'I8', 25: 'I16', 26: 'I32',
   27: 'I64', 28: 'F64', 29: 'IQ1_M',
 };
-
-/** Metadata value types. */
-const T = {
-  U8: 0, I8: 1, U16: 2, I16: 3, U32: 4, I32: 5, F32: 6, BOOL: 7,
-  STRING: 8, ARRAY: 9, U64: 10, I64: 11, F64: 12,
-} as const;
 
 /** Fewest bytes one value of each type takes, to bound a count before reading elements. */
 const MIN_VALUE_BYTES = [1, 1, 2, 2, 4, 4, 4, 1, 8, 12, 8, 8, 8];
@@ -65,7 +56,7 @@ export function readGguf(path: string, bytes: Uint8Array): WeightFile {
   const kvCount = cur.count(MIN_KV_BYTES, 'metadata count');
 
   // metadata key/values, then tensor infos, both in file order
-  const metadata = readMetadata(cur, kvCount);
+  const { metadata, types } = readMetadata(cur, kvCount);
   const infos = readTensorInfos(cur, tensorCount);
 
   // tensor data starts at the next multiple of the alignment
@@ -73,7 +64,7 @@ export function readGguf(path: string, bytes: Uint8Array): WeightFile {
   const dataStart = Math.ceil(cur.pos / alignment) * alignment;
   const tensors = new Map<string, TensorEntry>();
   for (const info of infos) tensors.set(info.name, locate(path, bytes, info, dataStart, alignment));
-  return { path, format: 'gguf', metadata, tensors, bytes };
+  return { path, format: 'gguf', metadata, tensors, bytes, ggufTypes: types };
 }
 
 function readMagicAndVersion(cur: Cursor): void {
@@ -96,39 +87,46 @@ function readMagicAndVersion(cur: Cursor): void {
   );
 }
 
-function readMetadata(cur: Cursor, kvCount: number): Map<string, MetaValue> {
+/** The key/values, and the stored type of each (an array of arrays: its first one's type). */
+function readMetadata(cur: Cursor, kvCount: number) {
   const metadata = new Map<string, MetaValue>();
+  const types = new Map<string, GgufType>();
   for (let i = 0; i < kvCount; i++) {
     cur.what = `metadata key #${i}`;
     const key = cur.string();
     cur.what = `metadata value ${key}`;
-    const value = readValue(cur, cur.u32(), 0);
+    const typed = readValue(cur, cur.u32(), 0);
     if (metadata.has(key)) throw cur.corrupt(`metadata key ${key} appears twice`);
-    metadata.set(key, value);
+    metadata.set(key, typed.value);
+    types.set(key, typed.type);
   }
-  return metadata;
+  return { metadata, types };
 }
 
-function readValue(cur: Cursor, type: number, depth: number): MetaValue {
-  switch (type) {
-    case T.U8: return cur.u8();
-    case T.I8: return cur.i8();
-    case T.U16: return cur.u16();
-    case T.I16: return cur.i16();
-    case T.U32: return cur.u32();
-    case T.I32: return cur.i32();
-    case T.F32: return cur.f32();
-    case T.BOOL: return cur.bool();
-    case T.STRING: return cur.string();
-    case T.ARRAY: return readArray(cur, depth);
-    case T.U64: return cur.u64();
-    case T.I64: return cur.i64();
-    case T.F64: return cur.f64();
-    default: throw cur.corrupt(`${cur.what} has unknown value type ${type}, expected 0..12`);
-  }
+function readValue(cur: Cursor, type: number, depth: number): { value: MetaValue; type: GgufType } {
+  const name = GGUF_TYPE_NAMES[type];
+  if (name === 'array') return readArray(cur, depth);
+  const value = ((): MetaValue => {
+    switch (type) {
+      case T.u8: return cur.u8();
+      case T.i8: return cur.i8();
+      case T.u16: return cur.u16();
+      case T.i16: return cur.i16();
+      case T.u32: return cur.u32();
+      case T.i32: return cur.i32();
+      case T.f32: return cur.f32();
+      case T.bool: return cur.bool();
+      case T.string: return cur.string();
+      case T.u64: return cur.u64();
+      case T.i64: return cur.i64();
+      case T.f64: return cur.f64();
+      default: throw cur.corrupt(`${cur.what} has unknown value type ${type}, expected 0..12`);
+    }
+  })();
+  return { value, type: name as GgufScalar };
 }
 
-function readArray(cur: Cursor, depth: number): MetaValue[] {
+function readArray(cur: Cursor, depth: number): { value: MetaValue[]; type: GgufType } {
   if (depth >= MAX_ARRAY_DEPTH) {
     throw cur.corrupt(`${cur.what} nests arrays deeper than ${MAX_ARRAY_DEPTH} levels`);
   }
@@ -138,9 +136,14 @@ function readArray(cur: Cursor, depth: number): MetaValue[] {
     throw cur.corrupt(`${cur.what} has arrays of unknown value type ${type}, expected 0..12`);
   }
   const n = cur.count(minBytes, 'array length');
-  const out: MetaValue[] = [];
-  for (let i = 0; i < n; i++) out.push(readValue(cur, type, depth + 1));
-  return out;
+  const value: MetaValue[] = [];
+  let of: GgufType = type === T.array ? { array: 'u8' } : (GGUF_TYPE_NAMES[type] as GgufScalar);
+  for (let i = 0; i < n; i++) {
+    const item = readValue(cur, type, depth + 1);
+    if (i === 0) of = item.type;
+    value.push(item.value);
+  }
+  return { value, type: { array: of } };
 }
 
 function readTensorInfos(cur: Cursor, tensorCount: number): TensorInfo[] {

@@ -4,8 +4,11 @@
 // embedding is vocab_size rows of dim floats. GGUF stores ne[0] (the contiguous length)
 // first; its reader reverses the dims so that every format agrees on this convention.
 
+import type { StoredDType } from '../../../ir/quant.js';
+import type { GgufType } from './gguf-types.js';
+
 /** Element encodings found in weight files. Quantized ones are GGUF block formats. */
-export type FileDType = 'f32' | 'f16' | 'bf16' | 'q8_0' | 'q4_0';
+export type FileDType = StoredDType;
 
 export type MetaValue = string | number | bigint | boolean | MetaValue[];
 
@@ -24,4 +27,6 @@ export interface WeightFile {
   metadata: Map<string, MetaValue>;
   tensors: Map<string, TensorEntry>;
   bytes: Uint8Array;
+  /** GGUF only: the stored value type of every metadata key, so a writer can copy keys. */
+  ggufTypes?: Map<string, GgufType>;
 }

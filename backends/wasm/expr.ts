@@ -1,0 +1,313 @@
+// Kernel-IR expressions → Binaryen expressions, with their types and addresses.
+//
+// Types follow C's usual arithmetic conversions, so that the wasm module computes what the
+// C backend does: an int literal or i32 mixed with f32 becomes f32, f32 with f64 becomes
+// f64, a scalar with a vector is broadcast (lanes = 4 → v128, f32x4). Float literals are
+// f32 (C's `1.5f`), widened exactly when they meet an f64. Math follows the C names: `exp`
+// and `sqrt` are f32 (expf, sqrtf), `cos`, `sin` and `pow` are f64. sqrt is an instruction;
+// the others are imported from JavaScript (Math.*), a call out of wasm each (see docs).
+//
+// Addresses: an index expression is split into a sum of terms (coefficient × atom) plus a
+// constant. A non-negative constant becomes the load's immediate offset. Terms invariant in
+// the innermost loop (their variables are bound outside it and not assigned in it, no memory
+// read) are added to the buffer address once, before the loop, in a hoisted local shared by
+// every access with the same invariant part: V8 does not hoist them itself.
+
+import { InternalError, assertNever } from '../../ir/diagnostics.js';
+import type { BinOp, KExpr, KStmt } from '../../ir/kernel.js';
+import type { Arith, Expr, ValType, WasmModule } from './module.js';
+
+export type Binding =
+  | { kind: 'var'; index: number; type: ValType; depth: number }
+  /** `index` is the local holding the buffer's byte address. */
+  | { kind: 'buffer'; index: number; elem: 'f32' | 'i32'; depth: number };
+
+interface LoopFrame {
+  depth: number;
+  /** Names assigned (`set`) anywhere in the loop body. */
+  assigned: ReadonlySet<string>;
+  hoisted: Map<string, number>;
+  /** Statements to run before the loop: the hoisted address computations. */
+  pre: Expr[];
+}
+
+/** One function being rendered: its locals, the scopes of names and the open loops. */
+export class FunctionContext {
+  readonly vars: ValType[] = [];
+  private readonly scopes: Map<string, Binding>[] = [new Map()];
+  private readonly loops: LoopFrame[] = [];
+
+  constructor(readonly w: WasmModule, private readonly params: number) {}
+
+  local(type: ValType): number {
+    this.vars.push(type);
+    return this.params + this.vars.length - 1;
+  }
+
+  get depth(): number {
+    return this.loops.length;
+  }
+
+  get loop(): LoopFrame | undefined {
+    return this.loops.at(-1);
+  }
+
+  bind(name: string, binding: Binding): void {
+    this.scopes.at(-1)!.set(name, binding);
+  }
+
+  lookup(name: string): Binding {
+    for (let i = this.scopes.length - 1; i >= 0; i--) {
+      const found = this.scopes[i]!.get(name);
+      if (found) return found;
+    }
+    throw new InternalError('wasm render', `\`${name}\` is not declared`);
+  }
+
+  variable(name: string): Extract<Binding, { kind: 'var' }> {
+    const b = this.lookup(name);
+    if (b.kind !== 'var') throw new InternalError('wasm render', `buffer \`${name}\` used as a value`);
+    return b;
+  }
+
+  buffer(name: string): Extract<Binding, { kind: 'buffer' }> {
+    const b = this.lookup(name);
+    if (b.kind !== 'buffer') throw new InternalError('wasm render', `\`${name}\` is not a buffer`);
+    return b;
+  }
+
+  /** Runs `body` in a new scope. */
+  scoped<T>(body: () => T): T {
+    this.scopes.push(new Map());
+    try {
+      return body();
+    } finally {
+      this.scopes.pop();
+    }
+  }
+
+  /** Runs `body` inside a loop frame; returns its result and the hoisted statements. */
+  inLoop<T>(assigned: ReadonlySet<string>, body: () => T): { result: T; pre: Expr[] } {
+    const frame = { depth: this.loops.length + 1, assigned, hoisted: new Map(), pre: [] };
+    this.loops.push(frame);
+    try {
+      return { result: this.scoped(body), pre: frame.pre };
+    } finally {
+      this.loops.pop();
+    }
+  }
+}
+
+/** Names assigned by `set` anywhere in `stmts`. */
+export function assignedIn(stmts: readonly KStmt[], into = new Set<string>()): Set<string> {
+  for (const s of stmts) {
+    if (s.k === 'set') into.add(s.name);
+    else if (s.k === 'for') assignedIn(s.body, into);
+    else if (s.k === 'if') assignedIn([...s.then, ...(s.else ?? [])], into);
+  }
+  return into;
+}
+
+/** The wasm type of a vector of `lanes` f32 (only 4: a v128). */
+export function vector(lanes: number): 'v128' {
+  if (lanes !== 4) throw new InternalError('wasm render', `vectors of ${lanes} lanes (wasm has 4)`);
+  return 'v128';
+}
+
+const RANK: Record<ValType, number> = { i32: 0, f32: 1, f64: 2, v128: 3 };
+const unify = (a: ValType, b: ValType): ValType => (RANK[a] >= RANK[b] ? a : b);
+
+/** Math functions: argument and result type of the scalar form. */
+const MATH = { exp: 'f32', sqrt: 'f32', cos: 'f64', sin: 'f64', pow: 'f64' } as const;
+
+export function typeOf(ctx: FunctionContext, e: KExpr): ValType {
+  switch (e.k) {
+    case 'int': return 'i32';
+    case 'float': return 'f32';
+    case 'var': return ctx.variable(e.name).type;
+    case 'bin': return unify(typeOf(ctx, e.a), typeOf(ctx, e.b));
+    case 'call': return e.args.some((a) => typeOf(ctx, a) === 'v128') ? 'v128' : MATH[e.fn];
+    case 'load': return e.lanes === 1 ? ctx.buffer(e.buf).elem : vector(e.lanes);
+    case 'splat': return e.lanes === 1 ? typeOf(ctx, e.value) : vector(e.lanes);
+    case 'hsum': return e.lanes === 1 ? typeOf(ctx, e.value) : 'f32';
+    case 'lane': return 'f32';
+    case 'cast': return e.to;
+    default: return assertNever(e, 'kernel expression');
+  }
+}
+
+/** `e` as a value of type `want` (its own type when absent), converted as C converts. */
+export function emit(ctx: FunctionContext, e: KExpr, want?: ValType): Expr {
+  const w = ctx.w;
+  if (e.k === 'int' && want === 'f64') return w.f64(e.value);
+  if (e.k === 'int' && want && want !== 'i32') return w.convert(w.f32(e.value), 'f32', want);
+  if (e.k === 'float' && want === 'f64') return w.f64(Math.fround(e.value));
+  const type = typeOf(ctx, e);
+  const value = emitAs(ctx, e, type);
+  return want ? w.convert(value, type, want) : value;
+}
+
+function emitAs(ctx: FunctionContext, e: KExpr, type: ValType): Expr {
+  const w = ctx.w;
+  switch (e.k) {
+    case 'int': return w.i32(e.value);
+    case 'float': return w.f32(e.value);
+    case 'var': return w.get(ctx.variable(e.name).index, type);
+    case 'bin': return binary(ctx, e.op, e.a, e.b, type);
+    case 'call': return mathCall(ctx, e.fn, e.args, type);
+    case 'load': {
+      const { ptr, offset } = address(ctx, e.buf, e.index);
+      return w.load(type as 'i32' | 'f32' | 'v128', ptr, offset);
+    }
+    case 'splat': {
+      if (e.lanes === 1) return emit(ctx, e.value);
+      const v = e.value;
+      if (v.k === 'load' && v.lanes === 1 && ctx.buffer(v.buf).elem === 'f32') {
+        const { ptr, offset } = address(ctx, v.buf, v.index);
+        return w.loadSplat(ptr, offset);
+      }
+      return emit(ctx, v, 'v128');
+    }
+    case 'hsum': return e.lanes === 1 ? emit(ctx, e.value) : hsum4(ctx, emit(ctx, e.value, 'v128'));
+    case 'lane': return w.lane(emit(ctx, e.value, 'v128'), e.index);
+    case 'cast': return emit(ctx, e.value, e.to);
+    default: return assertNever(e, 'kernel expression');
+  }
+}
+
+/** C's hsum4: (v0 + v2) + (v1 + v3), the same pairwise tree. */
+function hsum4(ctx: FunctionContext, value: Expr): Expr {
+  const w = ctx.w;
+  const v = ctx.local('v128');
+  const s = ctx.local('v128');
+  const halves = w.arith('add', 'v128', w.tee(v, value, 'v128'),
+    w.shuffle(w.get(v, 'v128'), w.get(v, 'v128'), [2, 3, 0, 1]));
+  return w.arith('add', 'f32', w.lane(w.tee(s, halves, 'v128'), 0), w.lane(w.get(s, 'v128'), 1));
+}
+
+const ARITH: Readonly<Record<Exclude<BinOp, 'imin'>, Arith>> = { '+': 'add', '-': 'sub',
+  '*': 'mul', '/': 'div', '%': 'rem', max: 'max', min: 'min' };
+
+function binary(ctx: FunctionContext, op: BinOp, a: KExpr, b: KExpr, type: ValType): Expr {
+  const w = ctx.w;
+  // `a < b ? a : b` (imin, and i32 max/min, which wasm lacks): a select over two temporaries
+  if (op === 'imin' || (type === 'i32' && (op === 'max' || op === 'min'))) {
+    if (type === 'v128') throw new InternalError('wasm render', `vector ${op}`);
+    const [x, y] = [ctx.local(type), ctx.local(type)];
+    const pick = w.compare(op === 'max' ? 'ge' : 'lt', type, w.get(x, type), w.get(y, type));
+    return w.select(pick, w.tee(x, emit(ctx, a, type), type), w.tee(y, emit(ctx, b, type), type));
+  }
+  return w.arith(ARITH[op], type, emit(ctx, a, type), emit(ctx, b, type));
+}
+
+function mathCall(ctx: FunctionContext, fn: keyof typeof MATH, args: KExpr[], type: ValType): Expr {
+  const w = ctx.w;
+  const scalar = MATH[fn];
+  if (fn === 'sqrt') return w.sqrt(type, emit(ctx, args[0]!, type));
+  if (type === 'v128') {
+    // lane by lane: exp of a vector (an epilogue's sigmoid, say)
+    if (args.length !== 1) throw new InternalError('wasm render', `vector ${fn} of ${args.length}`);
+    const v = ctx.local('v128');
+    let out = w.tee(v, emit(ctx, args[0]!, 'v128'), 'v128');
+    for (let l = 0; l < 4; l++) {
+      const x = w.convert(w.lane(w.get(v, 'v128'), l), 'f32', scalar);
+      out = w.replaceLane(out, l, w.convert(w.call(fn, [w.convert(x, scalar, 'f64')], 'f64'),
+        'f64', 'f32'));
+    }
+    return out;
+  }
+  // the import is f64 → f64 (Math.*); an f32 function rounds its result like expf
+  const call = w.call(fn, args.map((a) => w.convert(emit(ctx, a, scalar), scalar, 'f64')), 'f64');
+  return w.convert(call, 'f64', scalar);
+}
+
+/** The imports `mathCall` uses, with their arity. */
+export const MATH_IMPORTS = { exp: 1, cos: 1, sin: 1, pow: 2 } as const;
+
+// addresses
+
+interface Term {
+  atom: KExpr;
+  coeff: number;
+  key: string;
+}
+
+/** A unique key of `e` in the current scopes (names resolved to their locals). */
+function keyOf(ctx: FunctionContext, e: KExpr): string {
+  return JSON.stringify(e, (k, value: unknown) =>
+    (k === 'name' && typeof value === 'string' ? `#${ctx.lookup(value).index}` : value));
+}
+
+/** index = Σ coeff·atom + constant, atoms being anything not linear in i32. */
+function linearize(ctx: FunctionContext, e: KExpr, scale: number, terms: Map<string, Term>): number {
+  if (e.k === 'int') return e.value * scale;
+  if (e.k === 'bin' && (e.op === '+' || e.op === '-')) {
+    return linearize(ctx, e.a, scale, terms) +
+      linearize(ctx, e.b, e.op === '-' ? -scale : scale, terms);
+  }
+  if (e.k === 'bin' && e.op === '*' && (e.a.k === 'int' || e.b.k === 'int')) {
+    const [c, rest] = e.a.k === 'int' ? [e.a.value, e.b] : [(e.b as { value: number }).value, e.a];
+    return linearize(ctx, rest, scale * c, terms);
+  }
+  const key = keyOf(ctx, e);
+  const seen = terms.get(key);
+  if (seen) seen.coeff += scale;
+  else terms.set(key, { atom: e, coeff: scale, key });
+  return 0;
+}
+
+/** The variable names `e` reads, and whether it reads memory. */
+export function readsOf(e: KExpr): { names: string[]; memory: boolean } {
+  const names: string[] = [];
+  let memory = false;
+  JSON.stringify(e, (k, value: unknown) => {
+    if (k === 'k' && value === 'load') memory = true;
+    if (k === 'name' && typeof value === 'string') names.push(value);
+    return value;
+  });
+  return { names, memory };
+}
+
+function invariant(ctx: FunctionContext, e: KExpr): boolean {
+  const loop = ctx.loop!;
+  const { names, memory } = readsOf(e);
+  return !memory && names.every((n) => ctx.lookup(n).depth < loop.depth && !loop.assigned.has(n));
+}
+
+function sum(ctx: FunctionContext, start: Expr, terms: Term[], constant: number): Expr {
+  const w = ctx.w;
+  let out = start;
+  for (const t of terms) {
+    const atom = emit(ctx, t.atom, 'i32');
+    out = w.arith('add', 'i32', out, t.coeff === 1 ? atom : w.arith('mul', 'i32', atom, w.i32(t.coeff)));
+  }
+  return constant === 0 ? out : w.arith('add', 'i32', out, w.i32(constant));
+}
+
+/** The byte address of element `index` of `buf`: a pointer expression and an offset. */
+export function address(ctx: FunctionContext, buf: string, index: KExpr): { ptr: Expr;
+  offset: number } {
+  const w = ctx.w;
+  const base = ctx.buffer(buf);
+  const terms = new Map<string, Term>();
+  const constant = linearize(ctx, index, 4, terms);
+  const all = [...terms.values()].filter((t) => t.coeff !== 0);
+  // an immediate offset must not hide a pointer that is "negative" before it is added
+  const offset = constant >= 0 && all.every((t) => t.coeff > 0) ? constant : 0;
+  const rest = constant - offset;
+  // a buffer declared in this loop (a local array) has no address before it
+  const loop = ctx.loop && base.depth < ctx.loop.depth ? ctx.loop : undefined;
+  const fixed = loop ? all.filter((t) => invariant(ctx, t.atom)) : [];
+  if (!loop || (fixed.length === 0 && rest === 0)) {
+    return { ptr: sum(ctx, w.get(base.index, 'i32'), all, rest), offset };
+  }
+  const key = `${base.index}|${rest}|${fixed.map((t) => `${t.coeff}*${t.key}`).sort().join('+')}`;
+  let hoisted = loop.hoisted.get(key);
+  if (hoisted === undefined) {
+    hoisted = ctx.local('i32');
+    loop.pre.push(w.set(hoisted, sum(ctx, w.get(base.index, 'i32'), fixed, rest)));
+    loop.hoisted.set(key, hoisted);
+  }
+  const moving = all.filter((t) => !fixed.includes(t));
+  return { ptr: sum(ctx, w.get(hoisted, 'i32'), moving, 0), offset };
+}
