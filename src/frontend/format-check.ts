@@ -97,6 +97,14 @@ export function checkFormats(arch: ArchSpec): void {
     checkNames(gguf, 'gguf', weights, layerWeights);
   }
   if (safetensors) checkNames(safetensors, 'safetensors', weights, layerWeights);
+  for (const map of [gguf, safetensors]) {
+    for (const [name, { loc }] of map?.permuteRope ?? []) {
+      if (!layerWeights.some((w) => w.name === name)) {
+        throw new SmeltError('SPEC205', `\`permute_rope\` names \`${name}\`, which is not a ` +
+          'declared layer weight', loc);
+      }
+    }
+  }
   if (llama2c) {
     for (const field of llama2c.header) {
       checkParam(arch, field.name, field.loc, '`formats.llama2c.header`');

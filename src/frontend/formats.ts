@@ -24,6 +24,11 @@ export interface Mapped {
 export interface NameMap {
   weights: Map<string, Mapped>;
   layerWeights: Map<string, Mapped>;
+  /**
+   * Layer weights stored in Hugging Face's rotate-half row order, with the number of heads
+   * their rows split into (an expression): the loader puts the rows back in adjacent pairs.
+   */
+  permuteRope: Map<string, { heads: Expr; loc: SourceLocation }>;
   /** The map's key (`gguf:`), and each section's key (the map's when it is absent). */
   loc: SourceLocation;
   sections: { weights: SourceLocation; layer_weights: SourceLocation };
@@ -86,10 +91,19 @@ function keyLoc(src: SpecSource, map: YAMLMap<Scalar, YamlNode>, key: string,
 function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: string[],
   loc: SourceLocation): NameMap {
   const map = src.map(node, what);
-  src.onlyKeys(map, ['weights', 'layer_weights', ...extra], what);
+  src.onlyKeys(map, ['weights', 'layer_weights', 'permute_rope', ...extra], what);
+  const permuteRope = new Map<string, { heads: Expr; loc: SourceLocation }>();
+  const permuteNode = src.optional(map, 'permute_rope');
+  if (permuteNode !== undefined) {
+    for (const { key, keyNode, value } of src.entries(src.map(permuteNode, `${what}.permute_rope`))) {
+      permuteRope.set(key, { heads: scalarExpr(src, value, `${what}.permute_rope.${key}`),
+        loc: src.where(keyNode) });
+    }
+  }
   return {
     weights: loadNames(src, src.optional(map, 'weights'), `${what}.weights`),
     layerWeights: loadNames(src, src.optional(map, 'layer_weights'), `${what}.layer_weights`),
+    permuteRope,
     loc,
     sections: {
       weights: keyLoc(src, map, 'weights', loc),

@@ -15,6 +15,7 @@ import type { Env } from '../frontend/expr.js';
 import { evalDim } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap } from '../frontend/formats.js';
 import { tensorToF32 } from './weights/dequant.js';
+import { halvesToPairs } from './weights/permute.js';
 import { layoutLlama2c } from './weights/llama2c.js';
 import type { Llama2cHeader } from './weights/llama2c.js';
 import { readWeightFile } from './weights/open.js';
@@ -71,7 +72,10 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<strin
         `(weight \`${slot.name}\`, shape [${slot.shape.join(', ')}])`, slot.decl.loc);
     }
     if (!sameShape(entry.shape, slot.shape)) throw shapeMismatch(slot, name, file.path, entry.shape);
-    weights.set(slot.name, tensorToF32(file, entry));
+    const data = tensorToF32(file, entry);
+    const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
+    weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
+      slot.shape[1]!, evalDim(permute.heads, model.env, 'permute_rope heads')));
   }
   return weights;
 }
