@@ -10,7 +10,7 @@ export interface Knob {
 export const KNOBS = {
   debug: {
     name: 'SMELT_DEBUG',
-    doc: 'verbosity: 1 kernel timings, 2 pass times, 3 IR after each pass, 4 generated source, 5 compiler commands',
+    doc: 'verbosity: 2 pass times, 3 IR after each pass, 4 generated source, 5 compiler commands',
   },
   models: {
     name: 'SMELT_MODELS',
