@@ -4,8 +4,9 @@
 // token ÷ measured read bandwidth); then what it costs to get a module for SmolLM-135M.
 //
 //   npm run bench     BENCH_REPEAT=N repeats (default 5)   BENCH_BACKENDS=c,wasm
-// Figures are medians over the repeats. The backends of a row pair run in alternation,
-// round by round, so that both see the same load on this shared machine.
+// Figures are medians over the repeats. Each backend's rounds run back to back: run in
+// alternation, one backend's idle thread pool (OpenMP spins for a while after a parallel
+// region) takes the cores the other one's threads need.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,20 +61,19 @@ async function benchModel(spec: string, bandwidth: Record<number, number>): Prom
   const weightBytes = [...loaded.weights.values()].reduce((n, w) => n + w.byteLength, 0);
   const rows: Row[] = [];
   for (const threads of THREADS) {
-    const exes = [];
-    for (const b of BACKENDS) exes.push(await backendNamed(b).compile(compileInput(loaded), { threads }));
-    const runs = exes.map(() => ({ prefill: [] as number[], decode: [] as number[] }));
-    for (let r = 0; r <= REPEAT; r++) {
-      exes.forEach((exe, i) => {
-        const { prefill, decode } = round(exe, vocab);
-        if (r === 0) return; // the first round warms caches, pages and the JIT tiers
-        runs[i]!.prefill.push(prefill);
-        runs[i]!.decode.push(decode);
-      });
+    for (const backend of BACKENDS) {
+      const exe = await backendNamed(backend).compile(compileInput(loaded), { threads });
+      const prefill: number[] = [];
+      const decode: number[] = [];
+      for (let r = 0; r <= REPEAT; r++) {
+        const got = round(exe, vocab);
+        if (r === 0) continue; // the first round warms caches, pages and the JIT tiers
+        prefill.push(got.prefill);
+        decode.push(got.decode);
+      }
+      rows.push({ spec, backend, threads, prefill: median(prefill), decode: median(decode),
+        roofline: bandwidth[threads]! / weightBytes, weightMiB: weightBytes / 2 ** 20 });
     }
-    BACKENDS.forEach((backend, i) => rows.push({ spec, backend, threads,
-      prefill: median(runs[i]!.prefill), decode: median(runs[i]!.decode),
-      roofline: bandwidth[threads]! / weightBytes, weightMiB: weightBytes / 2 ** 20 }));
   }
   return rows;
 }

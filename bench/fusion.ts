@@ -1,8 +1,8 @@
-// Fused vs unfused on a SmolLM-135M-shaped Llama (seeded random f32 weights), native
-// backend: prefill tokens/s at 128 and 512 prompt tokens, decode tokens/s at context 16
-// and 480. Medians over BENCH_REPEAT runs (default 5), all measured in this one run.
+// Fused vs unfused on a SmolLM-135M-shaped Llama (seeded random f32 weights), on every
+// compiled backend: prefill tokens/s at 128 and 512 prompt tokens, decode tokens/s at
+// context 16 and 480. Medians over BENCH_REPEAT runs (default 5), all in this one run.
 //
-//   npm run bench:fusion            BENCH_THREADS=1,2 to choose thread counts
+//   npm run bench:fusion      BENCH_THREADS=1,2   BENCH_BACKENDS=c,wasm
 
 import { backendNamed } from '../backends/index.js';
 import type { Executable } from '../backends/index.js';
@@ -11,6 +11,7 @@ import { compileInput, loadModel } from '../src/runtime/load.js';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const THREADS = (process.env.BENCH_THREADS ?? '1,2').split(',').map(Number);
+const BACKENDS = (process.env.BENCH_BACKENDS ?? 'c,wasm').split(',');
 const DECODE_STEPS = 16;
 
 function median(xs: number[]): number {
@@ -37,19 +38,19 @@ function decode(exe: Executable, context: number): number {
 }
 
 const loaded = loadModel(loadSpec('specs/smollm-135m.yaml'), { seed: 1 });
-console.log('| threads | fusion | prefill 128 | prefill 512 | decode @16 | decode @480 | ' +
-  '480 vs 16 |');
-console.log('| --- | --- | --- | --- | --- | --- | --- |');
-for (const threads of THREADS) {
+console.log('| backend | threads | fusion | prefill 128 | prefill 512 | decode @16 | ' +
+  'decode @480 | 480 vs 16 |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const backend of BACKENDS) for (const threads of THREADS) {
   for (const fuse of [false, true]) {
-    const exe = await backendNamed('c').compile(compileInput(loaded), { threads, fuse });
+    const exe = await backendNamed(backend).compile(compileInput(loaded), { threads, fuse });
     decode(exe, 16); // warm-up: page in weights
     const runs = (f: () => number) => median([...Array(REPEAT)].map(f));
     const p128 = runs(() => prefill(exe, 128));
     const p512 = runs(() => prefill(exe, 512));
     const d16 = runs(() => decode(exe, 16));
     const d480 = runs(() => decode(exe, 480));
-    console.log(`| ${threads} | ${fuse ? 'fused' : 'unfused'} | ${p128.toFixed(1)} | ` +
+    console.log(`| ${backend} | ${threads} | ${fuse ? 'fused' : 'unfused'} | ${p128.toFixed(1)} | ` +
       `${p512.toFixed(1)} | ${d16.toFixed(1)} | ${d480.toFixed(1)} | ` +
       `${((d480 / d16 - 1) * 100).toFixed(0)}% |`);
   }

@@ -4,8 +4,8 @@
 // flags the C compiler gets. `detectTarget` reads the host's CPU flags; `--target NAME`
 // picks one by name (for example to test the AVX2 path on an AVX-512 host). `wasm` is the
 // WebAssembly SIMD128 machine: 4 lanes, no FMA, 16 vector registers (V8 on x86-64 keeps
-// one as scratch); its 2 × 4 tile was the fastest measured (docs/wasm.md): larger tiles
-// that should still fit the registers ran slower under V8.
+// one as scratch); its 2 × 4 tile was among the fastest measured (docs/wasm.md): larger
+// tiles that should still fit the registers ran slower under V8.
 
 import { readFileSync } from 'node:fs';
 import { SmeltError } from './diagnostics.js';

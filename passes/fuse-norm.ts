@@ -7,8 +7,10 @@
 // The normalized activations are never written: each matmul computes the row's scale
 // (one pass over K, negligible next to the matmul) and multiplies x[k]·gain[k] on the fly.
 // Preconditions: the norm's every reader is a matmul taking it as `x`, and each matmul's
-// weight is read only by matmuls or embeddings (so it is stored in panels, which the fused
-// kernel needs). Otherwise the norm stays, and the report says which reader stopped it.
+// weight is read only by matmuls (so it is stored in panels, which the fused kernel needs,
+// and the norm's gain can be folded into it at load). A weight that is also an embedding
+// table (tied output) would need the gain applied per element inside the matmul, which
+// measured slower than the separate norm; such norms stay, and the report says why.
 
 import type { Graph } from '../ir/graph.js';
 import type { Replacement } from '../ir/rewrite.js';
@@ -29,6 +31,14 @@ export function packable(graph: Graph, users: number[][], id: number): boolean {
   });
 }
 
+/** Whether weight `id` is read only as the weight of matmuls (so a gain can be folded in). */
+function onlyMatmuls(graph: Graph, users: number[][], id: number): boolean {
+  return users[id]!.every((u) => {
+    const node = graph.nodes[u];
+    return node !== undefined && node.op === 'matmul' && node.inputs[0] !== id;
+  });
+}
+
 export function fuseNorm(graph: Graph, report: FusionReport): Graph {
   const users = consumers(graph);
   const replacements = new Map<number, Replacement>();
@@ -44,6 +54,14 @@ export function fuseNorm(graph: Graph, report: FusionReport): Graph {
       const why = blocker < 0 ? 'it is a graph output'
         : `reader ${describe(graph.nodes[blocker]!)} is not a matmul over a packable weight`;
       report.declined(NAME, [norm], why);
+      continue;
+    }
+    const shared = readers.map((u) => graph.nodes[graph.nodes[u]!.inputs[1]!]!)
+      .find((w) => !onlyMatmuls(graph, users, w.id));
+    if (shared) {
+      report.declined(NAME, [norm], `weight ${shared.name} has readers other than matmuls ` +
+        '(the tied embedding), so the gain cannot be folded into it; a per-element gain in ' +
+        'the matmul costs more than the separate norm');
       continue;
     }
     for (const u of readers) {

@@ -37,7 +37,10 @@ export const GRAPH_PASSES: readonly GraphPass[] = [
 ];
 
 export interface PipelineOptions {
-  /** Run the fusion passes (default true); off, every graph node is its own kernel. */
+  /**
+   * Run the fusion passes and tile attention (default true); off, every graph node is its
+   * own kernel in its plain form — the baseline the fused program is measured against.
+   */
   fuse?: boolean;
   /** Called with the graph after every pass (`--print-after-all`). */
   onPass?: (name: string, graph: Graph) => void;
@@ -72,5 +75,5 @@ export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   const layouts = timed('selectLayouts', () => selectLayouts(g, target));
   const folds = timed('selectFolds', () => selectFolds(g));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
-  return timed('lower', () => lower(g, plan, layouts, folds, target));
+  return timed('lower', () => lower(g, plan, layouts, folds, target, options.fuse !== false));
 }

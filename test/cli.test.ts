@@ -13,7 +13,7 @@ function smelt(...args: string[]) {
 
 function smeltWith(env: Record<string, string>, ...args: string[]) {
   const r = spawnSync('node', ['dist/src/cli/main.js', ...args],
-    { encoding: 'utf8', env: { ...process.env, ...env } });
+    { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -36,11 +36,18 @@ describe('smelt run', () => {
     const r = spawnSync('node', ['--no-harmony-sharedarraybuffer', 'dist/src/cli/main.js', 'run',
       'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(), '--prompt',
       'Once upon a time', '--steps', '64', '--temperature', '0', '--backend', 'wasm',
-      '--threads', '2'], { encoding: 'utf8' });
+      '--threads', '2'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(golden.text + '\n');
     expect(r.stderr.match(/wasm threads are unavailable here \(no SharedArrayBuffer\); running on one thread/g))
       .toHaveLength(1);
+  });
+
+  test('wasm runs at most one thread per CPU, and says so', () => {
+    const r = smelt('run', 'specs/stories260k.yaml', '--random-weights', '1', '--steps', '3',
+      '--backend', 'wasm', '--threads', '999', '--seed', '1');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wasm runs at most one thread per CPU: \d+ threads, not 999/);
   });
 
   test('a GGUF brings its own tokenizer and its numbers', () => {
@@ -149,9 +156,9 @@ describe('smelt compile and inspect', () => {
   test('inspect --fusion lists every kernel and the fusions declined', () => {
     const r = smelt('inspect', 'specs/stories260k.yaml', '--fusion');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^57 kernels after fusion \(93 graph ops before\):/);
+    expect(r.stdout).toMatch(/^58 kernels after fusion \(93 graph ops before\):/);
     expect(r.stdout).toContain('swiglu_matmul (ffn)            rmsnorm → matmul (gate), matmul');
-    expect(r.stdout).toContain('41 fusions taken, 0 declined');
+    expect(r.stdout).toContain('40 fusions taken, 1 declined:');
   });
 
   test('inspect --print-after-all prints the IR after the frontend and every pass', () => {

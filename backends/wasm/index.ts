@@ -8,7 +8,10 @@
 // linear memory once. With threads, see pool.ts.
 
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync,
+} from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { KernelProgram } from '../../ir/kernel.js';
@@ -50,7 +53,9 @@ function backendHash(): string {
   if (sourceHash) return sourceHash;
   const dir = dirname(fileURLToPath(import.meta.url));
   const hash = createHash('sha256');
-  for (const file of readdirSync(dir).sort()) hash.update(file).update(readFileSync(join(dir, file)));
+  for (const file of readdirSync(dir).sort()) {
+    hash.update(file).update(readFileSync(join(dir, file)));
+  }
   return (sourceHash = hash.digest('hex'));
 }
 
@@ -62,7 +67,9 @@ export async function buildWasm(input: CompileInput, options: { threads: number;
   const phase = (name: string) => {
     const now = performance.now();
     phases[name] = (now - last) / 1000;
-    if (debugLevel() >= 2) process.stderr.write(`smelt: wasm ${name} ${(now - last).toFixed(2)} ms\n`);
+    if (debugLevel() >= 2) {
+      process.stderr.write(`smelt: wasm ${name} ${(now - last).toFixed(2)} ms\n`);
+    }
     last = now;
   };
   const first = last;
@@ -77,8 +84,10 @@ export async function buildWasm(input: CompileInput, options: { threads: number;
   const file = join(cacheDir(), key, 'model.wasm');
   phase('program');
   const base = { program, layout, threaded, maxContext, phases };
-  const done = (binary: Uint8Array<ArrayBuffer>, cached: boolean): WasmBuild =>
-    ({ ...base, binary, cached, seconds: (performance.now() - first) / 1000 });
+  const done = async (binary: Uint8Array<ArrayBuffer>, cached: boolean): Promise<WasmBuild> => {
+    if (debugLevel() >= 4) process.stderr.write(await toWat(binary, threaded));
+    return { ...base, binary, cached, seconds: (performance.now() - first) / 1000 };
+  };
   const hit = existsSync(file) ? new Uint8Array(readFileSync(file)) : undefined;
   if (hit && WebAssembly.validate(hit)) return done(hit, true); // a damaged file is rebuilt
 
@@ -94,8 +103,7 @@ export async function buildWasm(input: CompileInput, options: { threads: number;
     const binary = new Uint8Array(module.emitBinary());
     phase('emit');
     store(file, binary);
-    if (debugLevel() >= 4) process.stderr.write(await toWat(binary, threaded));
-    return done(binary, false);
+    return await done(binary, false);
   } finally {
     module.dispose();
   }
@@ -113,9 +121,20 @@ function store(file: string, binary: Uint8Array): void {
   }
 }
 
-let warned = false;
+const noted = new Set<string>();
 
-/** The thread count to use: 1, with one note on stderr, when this runtime cannot share memory. */
+/** Says `text` on stderr, once per process. */
+function noteOnce(text: string): void {
+  if (noted.has(text)) return;
+  noted.add(text);
+  process.stderr.write(`smelt: ${text}\n`);
+}
+
+/**
+ * The thread count to run: 1 when this runtime cannot share memory, at most one per CPU
+ * (each is a JS engine instance, and barriers between more threads than CPUs only wait);
+ * either change is said once on stderr.
+ */
 function usableThreads(threads: number): number {
   if (threads <= 1) return 1;
   let missing = typeof SharedArrayBuffer === 'undefined' ? 'no SharedArrayBuffer' : '';
@@ -124,30 +143,28 @@ function usableThreads(threads: number): number {
   } catch (e) {
     missing = (e as Error).message;
   }
-  if (!missing) return threads;
-  if (!warned) {
-    process.stderr.write(`smelt: wasm threads are unavailable here (${missing}); running on ` +
-      'one thread\n');
-    warned = true;
+  if (missing) {
+    noteOnce(`wasm threads are unavailable here (${missing}); running on one thread`);
+    return 1;
   }
-  return 1;
+  const cpus = availableParallelism();
+  if (threads <= cpus) return threads;
+  noteOnce(`wasm runs at most one thread per CPU: ${cpus} threads, not ${threads}`);
+  return cpus;
 }
 
 type Forward = (tokens: number, n: number, pos: number, logits: number) => void;
 
 class WasmExecutable implements Executable {
-  private readonly buffer: ArrayBufferLike;
-
   constructor(
-    private readonly memory: WebAssembly.Memory,
+    /** The linear memory's buffer (never grown, so views on it stay valid). */
+    private readonly buffer: ArrayBufferLike,
     private readonly layout: MemoryLayout,
     private readonly step: Forward,
     private readonly pool: WorkerPool | undefined,
     private readonly sizes: { vocab: number; width: number; maxTokens: number; states: number },
     readonly maxContext: number,
-  ) {
-    this.buffer = memory.buffer;
-  }
+  ) {}
 
   reset(): void {
     new Float32Array(this.buffer, this.layout.states, this.sizes.states).fill(0);
@@ -175,7 +192,9 @@ class WasmExecutable implements Executable {
 /** Prepares every weight (folded gain, planned layout) straight into the linear memory. */
 function copyWeights(memory: WebAssembly.Memory, build: WasmBuild, input: CompileInput): void {
   const heap = new Float32Array(memory.buffer, build.layout.weights, build.program.sizes.weights);
-  for (const entry of build.program.weights) heap.set(preparedWeight(entry, input.weights), entry.offset);
+  for (const entry of build.program.weights) {
+    heap.set(preparedWeight(entry, input.weights), entry.offset);
+  }
 }
 
 export const wasmBackend: Backend = {
@@ -194,9 +213,10 @@ export const wasmBackend: Backend = {
       imports(memory, threads, 0, build.layout.scratch));
     const pool = build.threaded
       ? await WorkerPool.start(module, memory, build.layout, threads) : undefined;
-    const { program } = build;
-    return new WasmExecutable(memory, build.layout, instance.exports.forward as Forward, pool,
-      { vocab: tokenLimit(input.graph), width: outputWidth(input.graph),
-        maxTokens: program.maxTokens, states: program.sizes.states }, build.maxContext);
+    const { program, layout } = build;
+    const step = instance.exports.forward as Forward;
+    return new WasmExecutable(memory.buffer, layout, step, pool, { vocab: tokenLimit(input.graph),
+      width: outputWidth(input.graph), maxTokens: program.maxTokens,
+      states: program.sizes.states }, build.maxContext);
   },
 };

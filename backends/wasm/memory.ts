@@ -1,7 +1,7 @@
 // The linear memory of a wasm model, laid out from the kernel program's memory plan:
 //
 //   0      control words (each on its own 64-byte line): barrier count, barrier generation,
-//          step counter and step arguments (threads), abort flag
+//          step counter and step arguments (threads), abort flag, barrier sleepers
 //   256    weights | states (KV cache) | arena | tokens [maxTokens] i32 | logits [maxTokens,
 //          vocab] f32 | one scratch frame per thread (the kernels' local arrays)
 //
@@ -23,6 +23,7 @@ export const CONTROL = {
   step: 128, // bumped by thread 0 to start a step on the others
   args: 132, // n, pos, tokens, logits of that step (4 × i32)
   abort: 192, // set by a thread that failed, so the others stop waiting
+  sleepers: 224, // threads asleep in a barrier (no notify needed when 0)
 } as const;
 const HEADER = 256;
 

@@ -22,11 +22,11 @@ export type Compare = 'lt' | 'le' | 'ge' | 'eq' | 'ne';
 
 /**
  * Optimizer passes, in order, each with why it is there. V8 optimizes every hot function
- * again (TurboFan: constant folding, instruction selection, register allocation), and
- * measured on SmolLM-135M the module runs as fast unoptimized as after this list or `-O2`
- * (docs/wasm.md); `-O2` costs about 2 s for nothing. So the list is cleanup that makes the
- * module smaller and easier on V8's baseline tier (Liftoff, which runs the first calls and
- * spills every local it cannot keep in a register), at about 0.15 s for SmolLM-135M.
+ * again (TurboFan: constant folding, instruction selection, register allocation, unrolling),
+ * and measured on SmolLM-135M the module runs as fast unoptimized as after this list or
+ * `-O2`/`-O3`, which cost 0.5–0.7 s against this list's 0.1–0.2 s (docs/wasm.md). So the
+ * list is cleanup that makes the module smaller and easier on V8's baseline tier (Liftoff,
+ * which runs the first calls and spills every local it cannot keep in a register).
  * `precompute` is left out: it grew the module (it materializes constants) for no speed.
  */
 export const PASSES: readonly (readonly [pass: string, why: string])[] = [
@@ -143,7 +143,9 @@ export class WasmModule {
     if (from === to) return value;
     if (to === 'v128') return m.f32x4.splat(this.convert(value, from, 'f32'));
     if (from === 'v128') throw new InternalError('wasm module', `vector used as ${to}`);
-    if (to === 'i32') return (from === 'f32' ? m.i32.trunc_s_sat.f32 : m.i32.trunc_s_sat.f64)(value);
+    if (to === 'i32') {
+      return from === 'f32' ? m.i32.trunc_s_sat.f32(value) : m.i32.trunc_s_sat.f64(value);
+    }
     if (to === 'f32') return from === 'i32' ? m.f32.convert_s.i32(value) : m.f32.demote(value);
     return from === 'i32' ? m.f64.convert_s.i32(value) : m.f64.promote(value);
   }
@@ -232,9 +234,13 @@ export class WasmModule {
     return this.m.i32.atomic.rmw.add(0, ptr, value);
   }
 
-  /** memory.atomic.wait32 with no timeout; yields 0 ok, 1 not-equal, 2 timed out. */
+  /**
+   * memory.atomic.wait32 for at most 20 ms; yields 0 ok, 1 not-equal, 2 timed out. The
+   * callers re-check and wait again, so a wake-up lost to a bug or a descheduled thread
+   * costs a delay, never a hang.
+   */
   wait(ptr: Expr, expected: Expr): Expr {
-    return this.m.memory.atomic.wait32(ptr, expected, this.m.i64.const(-1n));
+    return this.m.memory.atomic.wait32(ptr, expected, this.m.i64.const(20_000_000n));
   }
 
   notify(ptr: Expr, count: Expr): Expr {

@@ -19,7 +19,7 @@ import type { MemoryLayout } from './memory.js';
 import { CONTROL } from './memory.js';
 
 /** Step-counter polls before a worker sleeps between steps. */
-const STEP_SPINS = 1 << 14;
+const STEP_SPINS = 1 << 16;
 
 export interface WorkerSetup {
   module: WebAssembly.Module;
@@ -52,12 +52,12 @@ function workerMain(): void {
     const env = { memory: d.memory, wid: d.wid, nthreads: d.threads, scratch: d.scratch,
       exp: Math.exp, cos: Math.cos, sin: Math.sin, pow: Math.pow };
     const instance = new WebAssembly.Instance(d.module, { env });
-    const forward = instance.exports.forward as (t: number, n: number, p: number, l: number) => void;
+    const forward = instance.exports.forward as (...args: number[]) => void;
     d.port.postMessage({ ready: true });
     let seen = 0;
     for (;;) {
       for (let i = 0; i < d.spins && Atomics.load(words, step) === seen; i++);
-      Atomics.wait(words, step, seen);
+      Atomics.wait(words, step, seen, 20); // bounded: the loop re-checks
       const now = Atomics.load(words, step);
       if (now === seen) continue;
       seen = now;
@@ -102,6 +102,8 @@ export class WorkerPool {
         port1.once('message', (m: { ready?: boolean; error?: string }) =>
           (m.ready ? resolve() : reject(new InternalError('wasm threads', m.error ?? '?'))));
         worker.once('error', reject);
+        worker.once('exit', (code) => reject(new InternalError('wasm threads',
+          `worker ${wid} exited (code ${code}) before it was ready`)));
       }).finally(() => {
         worker.unref();
         port1.unref();

@@ -18,14 +18,13 @@ import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { BufferRef, KStmt, Kernel, KernelProgram } from '../../ir/kernel.js';
 import type { Expr, ValType } from './module.js';
 import { WasmModule } from './module.js';
-import {
-  FunctionContext, MATH_IMPORTS, address, assignedIn, emit, readsOf, typeOf, vector,
-} from './expr.js';
+import { FunctionContext, assignedIn, readsOf } from './context.js';
+import { MATH_IMPORTS, address, emit, typeOf, vector } from './expr.js';
 import type { MemoryLayout } from './memory.js';
 import { CONTROL, arrayBytes, pagesFor } from './memory.js';
 
 /** Barrier polls before a thread sleeps in memory.atomic.wait32. */
-const BARRIER_SPINS = 1 << 12;
+const BARRIER_SPINS = 1 << 16;
 
 type ForStmt = Extract<KStmt, { k: 'for' }>;
 
@@ -54,11 +53,12 @@ class KernelRenderer {
       // locals and local arrays belong to each thread, as in C (never under `omp single`)
       if (s.k === 'let' || s.k === 'array' || s.k === 'comment') return this.stmt(s);
       if (s.k === 'if') {
-        return [w.when(this.condition(s.cond), w.block(this.ctx.scoped(() => this.topLevel(s.then))),
-          s.else ? w.block(this.ctx.scoped(() => this.topLevel(s.else!))) : undefined)];
+        const arm = (stmts: KStmt[]) => w.block(this.ctx.scoped(() => this.topLevel(stmts)));
+        return [w.when(this.condition(s.cond), arm(s.then), s.else ? arm(s.else) : undefined)];
       }
       const single = this.ctx.scoped(() => this.stmt(s));
-      return [w.when(w.compare('eq', 'i32', w.global('wid'), w.i32(0)), w.block(single)), barrier()];
+      const first = w.compare('eq', 'i32', w.global('wid'), w.i32(0));
+      return [w.when(first, w.block(single)), barrier()];
     });
   }
 
@@ -144,11 +144,13 @@ class KernelRenderer {
     const { ctx, w } = this;
     const [from, count, q, r, lo] = Array.from({ length: 5 }, () => ctx.local('i32'));
     const get = (n: number | undefined) => w.get(n!, 'i32');
-    const op = (o: 'add' | 'sub' | 'mul' | 'div' | 'rem', a: Expr, b: Expr) => w.arith(o, 'i32', a, b);
+    const op = (o: 'add' | 'sub' | 'mul' | 'div' | 'rem', a: Expr, b: Expr) =>
+      w.arith(o, 'i32', a, b);
     const wid = () => w.global('wid');
     const threads = () => w.global('nthreads');
     const span = op('sub', emit(ctx, s.to, 'i32'), get(from!));
-    const steps = s.step === 1 ? span : op('div', op('add', span, w.i32(s.step - 1)), w.i32(s.step));
+    const steps = s.step === 1 ? span
+      : op('div', op('add', span, w.i32(s.step - 1)), w.i32(s.step));
     return [
       w.set(from!, emit(ctx, s.from, 'i32')),
       w.set(count!, steps),
@@ -193,13 +195,17 @@ function renderForward(w: WasmModule, program: KernelProgram, layout: MemoryLayo
 }
 
 /**
- * All threads meet: the last to arrive resets the count, bumps the generation and wakes
- * the sleepers; the others poll the generation, then sleep on it. A set abort flag (a
- * thread failed) traps instead of waiting forever.
+ * All threads meet: the last to arrive resets the count, bumps the generation and, if a
+ * thread sleeps, wakes it; the others poll the generation, then sleep on it. A sleeper
+ * counts itself before waiting, and wait32 returns at once if the generation moved, so no
+ * wake-up is lost (seq-cst: either the last thread sees the count or the sleeper sees the
+ * new generation); notify is a call into the engine, skipped when nobody sleeps. A set
+ * abort flag (a thread failed) traps instead of waiting forever.
  */
 function renderBarrier(w: WasmModule): void {
   const [GEN, SPINS] = [0, 1];
   const word = (byte: number) => w.atomicLoad(w.i32(byte));
+  const bump = (byte: number, by: number) => w.drop(w.atomicAdd(w.i32(byte), w.i32(by)));
   const passed = () => w.compare('ne', 'i32', word(CONTROL.generation), w.get(GEN, 'i32'));
   const check = () => w.block([
     w.when(word(CONTROL.abort), w.unreachable()),
@@ -208,7 +214,8 @@ function renderBarrier(w: WasmModule): void {
   const last = w.block([
     w.atomicStore(w.i32(CONTROL.count), w.i32(0)),
     w.atomicStore(w.i32(CONTROL.generation), w.arith('add', 'i32', w.get(GEN, 'i32'), w.i32(1))),
-    w.drop(w.notify(w.i32(CONTROL.generation), w.global('nthreads'))),
+    w.when(word(CONTROL.sleepers),
+      w.drop(w.notify(w.i32(CONTROL.generation), w.global('nthreads')))),
     w.br('done'),
   ]);
   w.addFunction('barrier', [], ['i32', 'i32'], w.block([
@@ -219,7 +226,10 @@ function renderBarrier(w: WasmModule): void {
       w.set(SPINS, w.arith('add', 'i32', w.get(SPINS, 'i32'), w.i32(1))),
       w.brIf('spin', w.compare('lt', 'i32', w.get(SPINS, 'i32'), w.i32(BARRIER_SPINS)))])),
     w.loop('sleep', w.block([check(),
-      w.drop(w.wait(w.i32(CONTROL.generation), w.get(GEN, 'i32'))), w.br('sleep')])),
+      bump(CONTROL.sleepers, 1),
+      w.drop(w.wait(w.i32(CONTROL.generation), w.get(GEN, 'i32'))),
+      bump(CONTROL.sleepers, -1),
+      w.br('sleep')])),
   ], 'done'));
 }
 

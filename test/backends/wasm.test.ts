@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path';
 import { backendNamed } from '../../backends/index.js';
 import type { CompileInput } from '../../backends/index.js';
 import { buildWasm } from '../../backends/wasm/index.js';
+import { pagesFor } from '../../backends/wasm/memory.js';
+import { WorkerPool, imports } from '../../backends/wasm/pool.js';
 import { toWat } from '../../backends/wasm/wat.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { loadSpec, specGraph } from '../../src/frontend/index.js';
@@ -38,6 +40,22 @@ describe('the emitted module', () => {
     const second = await buildWasm(input, { threads: 1 });
     expect(second.cached).toBe(true);
     expect(second.binary).toEqual(first.binary);
+  });
+});
+
+describe('threads', () => {
+  test('a worker that traps stops the step with its message, instead of hanging', async () => {
+    const build = await buildWasm(spec('specs/stories260k.yaml'), { threads: 2 });
+    const pages = pagesFor(build.layout, 2);
+    const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
+    const module = new WebAssembly.Module(build.binary);
+    const { tokens, logits, scratch } = build.layout;
+    const forward = new WebAssembly.Instance(module, imports(memory, 2, 0, scratch)).exports
+      .forward as (...args: number[]) => void;
+    // worker 1's scratch frame lies past the end of memory: attention traps there
+    const pool = await WorkerPool.start(module, memory, { ...build.layout, scratch: 2 ** 31 }, 2);
+    expect(() => pool.run(1, 0, tokens, logits, () => forward(tokens, 1, 0, logits)))
+      .toThrow(/worker 1: RuntimeError: memory access out of bounds\n\s+at k:attention/);
   });
 });
 
@@ -73,8 +91,9 @@ describe('the 4 GiB limit of wasm32', () => {
     const error = await buildWasm(spec(file), { threads: 1 }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SmeltError);
     expect((error as SmeltError).code).toBe('BACKEND704');
-    expect((error as SmeltError).detail).toMatch(/^the model needs 4\.\d\d GiB of memory — weights /);
-    expect((error as SmeltError).detail).toMatch(
-      /weights 4\.\d\d GiB, KV cache 0\.09 GiB, arena [\d.]+ GiB.*at most 4 GiB/);
+    const { detail } = error as SmeltError;
+    expect(detail).toMatch(/^the model needs 4\.\d\d GiB of memory — weights /);
+    expect(detail).toMatch(/weights 4\.\d\d GiB, KV cache 0\.09 GiB, arena [\d.]+ GiB/);
+    expect(detail).toMatch(/a wasm32 module addresses at most 4 GiB; use the c backend/);
   });
 });

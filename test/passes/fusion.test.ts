@@ -32,18 +32,25 @@ describe('fusion report (stories260K)', () => {
   const report = new FusionReport();
   const fused = runGraphPasses(stories().graph, { report });
 
-  test('every candidate is fused: per layer 5 normalized matmuls, 1 swiglu, 2 residual adds', () => {
+  test('per layer 5 normalized matmuls, 1 swiglu and 2 residual adds are fused', () => {
     const count = (pass: string) => report.decisions.filter((d) => d.pass === pass && d.fused)
       .length;
-    expect(count('fuse-norm')).toBe(5 * 5 + 1);
+    expect(count('fuse-norm')).toBe(5 * 5);
     expect(count('fuse-swiglu')).toBe(5);
     expect(count('fuse-residual')).toBe(5 * 2);
-    expect(report.decisions.filter((d) => !d.fused)).toEqual([]);
   });
 
-  test('no standalone norm, silu, mul or add is left', () => {
-    const ops = new Set(fused.nodes.map((n) => n.op));
-    for (const op of ['rmsnorm', 'silu', 'mul', 'add'] as const) expect(ops.has(op)).toBe(false);
+  test('the final norm stays: its gain cannot be folded into the tied embedding', () => {
+    const declined = report.decisions.filter((d) => !d.fused);
+    expect(declined).toHaveLength(1);
+    expect(declined[0]!.pass).toBe('fuse-norm');
+    expect(declined[0]!.detail).toMatch(/^weight token_embedding has readers other than matmuls/);
+  });
+
+  test('no standalone silu, mul or add is left, and one rmsnorm (the final one)', () => {
+    const ops = fused.nodes.map((n) => n.op);
+    for (const op of ['silu', 'mul', 'add'] as const) expect(ops).not.toContain(op);
+    expect(ops.filter((op) => op === 'rmsnorm')).toHaveLength(1);
   });
 
   test('a norm with a non-matmul reader is declined, with the reason', () => {

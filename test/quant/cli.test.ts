@@ -10,7 +10,8 @@ import { readGguf } from '../../src/runtime/weights/gguf.js';
 import { modelPath, readGolden } from '../models.js';
 
 function smelt(...args: string[]) {
-  const r = spawnSync('node', ['dist/src/cli/main.js', ...args], { encoding: 'utf8' });
+  const r = spawnSync('node', ['dist/src/cli/main.js', ...args],
+    { encoding: 'utf8', timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
