@@ -41,15 +41,21 @@ const loaded = loadModel(loadSpec('specs/smollm-135m.yaml'), { seed: 1 });
 console.log('| backend | threads | fusion | prefill 128 | prefill 512 | decode @16 | ' +
   'decode @480 | 480 vs 16 |');
 console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+// fused and unfused alternate round by round, so both see the same load on a shared machine
 for (const backend of BACKENDS) for (const threads of THREADS) {
-  for (const fuse of [false, true]) {
-    const exe = await backendNamed(backend).compile(compileInput(loaded), { threads, fuse });
-    decode(exe, 16); // warm-up: page in weights
-    const runs = (f: () => number) => median([...Array(REPEAT)].map(f));
-    const p128 = runs(() => prefill(exe, 128));
-    const p512 = runs(() => prefill(exe, 512));
-    const d16 = runs(() => decode(exe, 16));
-    const d480 = runs(() => decode(exe, 480));
+  const variants = [false, true].map((fuse) => ({ fuse, samples: [[], [], [], []] as number[][] }));
+  const exes = await Promise.all(variants.map(({ fuse }) =>
+    backendNamed(backend).compile(compileInput(loaded), { threads, fuse })));
+  for (const exe of exes) decode(exe, 16); // warm-up: page in weights
+  for (let r = 0; r < REPEAT; r++) {
+    variants.forEach(({ samples }, i) => {
+      const exe = exes[i]!;
+      [prefill(exe, 128), prefill(exe, 512), decode(exe, 16), decode(exe, 480)]
+        .forEach((x, m) => samples[m]!.push(x));
+    });
+  }
+  for (const { fuse, samples } of variants) {
+    const [p128, p512, d16, d480] = samples.map(median) as [number, number, number, number];
     console.log(`| ${backend} | ${threads} | ${fuse ? 'fused' : 'unfused'} | ${p128.toFixed(1)} | ` +
       `${p512.toFixed(1)} | ${d16.toFixed(1)} | ${d480.toFixed(1)} | ` +
       `${((d480 / d16 - 1) * 100).toFixed(0)}% |`);

@@ -22,7 +22,7 @@ import {
 import type { LowerContext } from './kernels.js';
 
 /** Key/value positions per tile. */
-export const KV_TILE = 32;
+export const KV_TILE = 128;
 
 interface Shape {
   heads: number;
