@@ -1,35 +1,31 @@
 // Rotary row orders. llama2.c and GGUF rotate adjacent pairs (x[2i], x[2i+1]) of each head;
 // Hugging Face checkpoints rotate halves (x[i], x[i + head_size/2]), so their converters
-// permute the rows of wq and wk. These put the rows back.
+// permute the rows of wq and wk. These move rows between the two orders.
 
-/** HF row h·hs + half·hs/2 + i becomes row h·hs + 2i + half, for each of `heads` heads. */
-export function halvesToPairs(data: Float32Array, rows: number, cols: number,
-  heads: number): Float32Array {
+/** Row h·hs + half·hs/2 + i (halves) ↔ row h·hs + 2i + half (pairs), per head. */
+function reorder(data: Float32Array, rows: number, cols: number, heads: number,
+  toPairs: boolean): Float32Array {
   const hs = rows / heads;
   const out = new Float32Array(data.length);
   for (let h = 0; h < heads; h++) {
     for (let half = 0; half < 2; half++) {
       for (let i = 0; i < hs / 2; i++) {
-        const from = (h * hs + half * (hs / 2) + i) * cols;
-        out.set(data.subarray(from, from + cols), (h * hs + 2 * i + half) * cols);
+        const halves = (h * hs + half * (hs / 2) + i) * cols;
+        const pairs = (h * hs + 2 * i + half) * cols;
+        const [from, to] = toPairs ? [halves, pairs] : [pairs, halves];
+        out.set(data.subarray(from, from + cols), to);
       }
     }
   }
   return out;
 }
 
-/** The inverse: adjacent-pair rows to Hugging Face's half-split order (for writers, tests). */
-export function pairsToHalves(data: Float32Array, rows: number, cols: number,
-  heads: number): Float32Array {
-  const hs = rows / heads;
-  const out = new Float32Array(data.length);
-  for (let h = 0; h < heads; h++) {
-    for (let half = 0; half < 2; half++) {
-      for (let i = 0; i < hs / 2; i++) {
-        const from = (h * hs + 2 * i + half) * cols;
-        out.set(data.subarray(from, from + cols), (h * hs + half * (hs / 2) + i) * cols);
-      }
-    }
-  }
-  return out;
+/** Hugging Face's half-split rows to adjacent pairs (when loading). */
+export function halvesToPairs(data: Float32Array, rows: number, cols: number, heads: number) {
+  return reorder(data, rows, cols, heads, true);
+}
+
+/** Adjacent-pair rows to Hugging Face's half-split order (for writers and tests). */
+export function pairsToHalves(data: Float32Array, rows: number, cols: number, heads: number) {
+  return reorder(data, rows, cols, heads, false);
 }
