@@ -9,12 +9,13 @@ import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
 import {
-  add, call, div, float, hsum, int, load, local, loop, max, mod, mul, set, splat, store, sub, v,
+  add, call, div, float, hsum, int, load, local, loop, mod, mul, set, splat, store, sub, v,
 } from '../../ir/kernel.js';
 import type { OpKind } from '../../ir/ops.js';
 import type { Target } from '../../ir/target.js';
 import type { LayoutPlan } from '../layout.js';
 import { attention } from './attention.js';
+import { plainAttention } from './attention-plain.js';
 import { packedMatmul } from './matmul.js';
 
 /** What a generator may look at besides its node. */
@@ -30,17 +31,17 @@ export interface LowerContext {
 
 type Generator = (node: Node, ctx: LowerContext) => Kernel;
 
-const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
-const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam => ({ name, type, out: false });
+export const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
+export const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam => ({ name, type, out: false });
 
-function dim(node: Node, axis: number): number {
+export function dim(node: Node, axis: number): number {
   const d = node.type.shape[axis];
   if (typeof d !== 'number') throw new InternalError('lower', `dim ${axis} of %${node.id} is ${d}`);
   return d;
 }
 
 /** `sum += a[ai..ai+len) · b[bi..bi+len)` with `lanes`-wide accumulators, then a scalar tail. */
-function dot(name: string, a: (i: KExpr) => KExpr, b: (i: KExpr) => KExpr, len: number,
+export function dot(name: string, a: (i: KExpr) => KExpr, b: (i: KExpr) => KExpr, len: number,
   lanes: number, tag: string): { stmts: KStmt[]; result: KExpr } {
   const body = len - (len % lanes);
   const vec = `${name}_v`;
@@ -223,59 +224,6 @@ function kvWrite(node: Node): Kernel {
     body: [loop('t', 0, v('n'), [loop('i', 0, w, [
       store('cache', add(mul(add(v('pos'), v('t')), w), v('i')), load('x', add(mul(v('t'), w), v('i')))),
     ])], { parallel: true })],
-  };
-}
-
-/**
- * The plain attention kernel (`--no-fuse`: the baseline the tiled one is measured
- * against). Causal GQA, one parallel task per (token, head): scores of positions 0..pos+t into a
- * per-task array (at most seq_len floats, never a [seq, ctx] matrix), softmax in place
- * (one exp per position), then the weighted sum of values. Query head h reads kv head
- * h / (n_heads / n_kv_heads).
- */
-export function plainAttention(node: Node, { target, graph }: LowerContext): Kernel {
-  const { lanes } = target;
-  const nh = node.attrs.n_heads as number;
-  const nkv = node.attrs.n_kv_heads as number;
-  const width = dim(node, 1);
-  const hs = width / nh;
-  const kvw = hs * nkv;
-  const group = nh / nkv;
-  const maxContext = dim(graph.nodes[node.inputs[1]!]!, 0);
-  const q = (i: KExpr) => load('q', add(mul(v('t'), width), add(mul(v('h'), hs), i)), lanes);
-  const kv = (buf: string, i: KExpr, l = lanes) =>
-    load(buf, add(mul(v('p'), kvw), add(mul(v('g'), hs), i)), l);
-  const score = dot('dot', q, (i) => kv('k', i), hs, lanes, 'qk');
-  return {
-    name: `attention_plain_${nh}x${nkv}x${hs}_ctx${maxContext}`,
-    doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${hs})·v, ${nh} heads over ${nkv} kv heads`,
-    params: [out(), arg('q'), arg('k'), arg('v')],
-    body: [loop('th', 0, mul(v('n'), nh), [
-      local('t', div(v('th'), nh), 'i32'),
-      local('h', mod(v('th'), nh), 'i32'),
-      local('g', div(v('h'), group), 'i32'),
-      local('ctx', add(add(v('pos'), v('t')), 1), 'i32'),
-      // scores and their max
-      { k: 'array', name: 'scores', size: maxContext, zero: false },
-      local('m', float(-Infinity)),
-      loop('p', 0, v('ctx'), [
-        ...score.stmts,
-        store('scores', v('p'), mul(score.result, float(1 / Math.sqrt(hs)))),
-        set('m', max(v('m'), load('scores', v('p')))),
-      ]),
-      // softmax numerators and their sum
-      local('l', float(0)),
-      loop('p', 0, v('ctx'), [
-        store('scores', v('p'), call('exp', sub(load('scores', v('p')), v('m')))),
-        set('l', add(v('l'), load('scores', v('p')))),
-      ]),
-      // weighted sum of values
-      { k: 'array', name: 'acc', size: hs, zero: true },
-      loop('p', 0, v('ctx'), [loop('i', 0, hs, [store('acc', v('i'),
-        add(load('acc', v('i')), mul(load('scores', v('p')), kv('v', v('i'), 1))))])]),
-      loop('i', 0, hs, [store('out', add(mul(v('t'), width), add(mul(v('h'), hs), v('i'))),
-        div(load('acc', v('i')), v('l')))]),
-    ], { parallel: true })],
   };
 }
 
