@@ -28,8 +28,10 @@ export function specGraph(spec: LoadedSpec, given = new Map<string, GivenParam>(
   const from = origin ?? (spec.model ? `model file ${spec.model.file}` : `spec ${spec.arch.file}`);
   const env = bindParams(spec.arch, params, from, given.size === 0 ? spec.model?.loc : undefined);
   checkBudget(spec.arch, env);
-  checkSkipDims(spec.arch.formats, env);
+  // the graph's own shapes first: a bad number is reported where the model uses it, not
+  // in a llama2.c table the user may not be loading
   const model = buildGraph(spec.arch, env);
+  checkSkipDims(spec.arch.formats, env);
   verify(model.graph, 'frontend');
   checkLogits(spec, model);
   return model;
