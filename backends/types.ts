@@ -22,23 +22,6 @@ export interface CompileOptions {
   fuse?: boolean;
 }
 
-/** How many token ids the graph's embedding tables accept (the vocabulary size). */
-export function tokenLimit(graph: Graph): number {
-  let limit = Infinity;
-  for (const node of graph.nodes) {
-    if (node.op !== 'embed') continue;
-    const rows = graph.nodes[node.inputs[0]!]!.type.shape[0];
-    if (typeof rows === 'number') limit = Math.min(limit, rows);
-  }
-  return limit;
-}
-
-/** Width of a row of the first graph output: the vocabulary for a language model. */
-export function outputWidth(graph: Graph): number {
-  const shape = graph.nodes[graph.outputs[0]!]!.type.shape;
-  return shape[shape.length - 1] as number;
-}
-
 /** What every backend checks before a step: positions fit the cache, ids fit the vocab. */
 export function checkStep(tokens: Int32Array, pos: number, vocab: number, maxContext: number) {
   if (pos < 0 || pos + tokens.length > maxContext) {
@@ -50,6 +33,30 @@ export function checkStep(tokens: Int32Array, pos: number, vocab: number, maxCon
       throw new SmeltError('RUN603', `token id ${id} is outside the vocabulary 0..${vocab - 1}`);
     }
   }
+}
+
+/** What a step loop needs to know of a compiled program. */
+export interface StepLimits {
+  vocab: number; // token ids accepted
+  width: number; // floats per logits row
+  maxTokens: number; // tokens per native call
+  maxContext: number;
+}
+
+/**
+ * One step, fed in chunks of at most `maxTokens` tokens: checks the step, allocates the
+ * [n, width] logits and calls `run(chunk, pos, logitsOfChunk)` for each chunk in order.
+ */
+export function chunkedStep(tokens: Int32Array, pos: number, limits: StepLimits,
+  run: (chunk: Int32Array, pos: number, logits: Float32Array) => void): Float32Array {
+  checkStep(tokens, pos, limits.vocab, limits.maxContext);
+  const { width, maxTokens } = limits;
+  const logits = new Float32Array(tokens.length * width);
+  for (let at = 0; at < tokens.length; at += maxTokens) {
+    const chunk = tokens.subarray(at, at + maxTokens);
+    run(chunk, pos + at, logits.subarray(at * width, (at + chunk.length) * width));
+  }
+  return logits;
 }
 
 export interface Executable {

@@ -56,7 +56,8 @@ for (const backend of BACKENDS) for (const threads of THREADS) {
   }
   for (const { fuse, samples } of variants) {
     const [p128, p512, d16, d480] = samples.map(median) as [number, number, number, number];
-    console.log(`| ${backend} | ${threads} | ${fuse ? 'fused' : 'unfused'} | ${p128.toFixed(1)} | ` +
+    const variant = fuse ? 'fused' : 'unfused';
+    console.log(`| ${backend} | ${threads} | ${variant} | ${p128.toFixed(1)} | ` +
       `${p512.toFixed(1)} | ${d16.toFixed(1)} | ${d480.toFixed(1)} | ` +
       `${((d480 / d16 - 1) * 100).toFixed(0)}% |`);
   }

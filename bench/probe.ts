@@ -74,7 +74,8 @@ export interface Ceilings {
 
 export function probe(threadCounts: number[]): Ceilings {
   const lib = koffi.load(compileShared(SOURCE,
-    ['-O2', '-march=native', '-mprefer-vector-width=512', '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'], 'probe').path);
+    ['-O2', '-march=native', '-mprefer-vector-width=512', '-fopenmp', '-shared', '-fPIC',
+      '-Wl,-z,nodelete'], 'probe').path);
   const read = lib.func('double smelt_probe_read(int64_t bytes, int threads, int reps)');
   const fma = lib.func('double smelt_probe_fma(int64_t iters, int threads)');
   const bytes = 1 << 30;

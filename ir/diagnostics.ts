@@ -8,7 +8,10 @@
 // A broken invariant inside smelt is an `InternalError` naming the pass or component: that is
 // a bug in smelt, not in the input, and it keeps its stack trace.
 
-/** Codes by hundreds: SPEC1xx structure, SPEC2xx graph, WEIGHT3xx, TOK4xx, CLI5xx, RUN6xx, BACKEND7xx. */
+/**
+ * Codes by hundreds: SPEC1xx structure, SPEC2xx graph, WEIGHT3xx, TOK4xx, CLI5xx, RUN6xx,
+ * BACKEND7xx.
+ */
 export const CATALOG = {
   SPEC100: 'YAML syntax error',
   SPEC101: 'missing field',

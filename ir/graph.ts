@@ -74,6 +74,23 @@ export class GraphBuilder {
   }
 }
 
+/** How many token ids the graph's embedding tables accept (the vocabulary size). */
+export function tokenLimit(graph: Graph): number {
+  let limit = Infinity;
+  for (const node of graph.nodes) {
+    if (node.op !== 'embed') continue;
+    const rows = graph.nodes[node.inputs[0]!]!.type.shape[0];
+    if (typeof rows === 'number') limit = Math.min(limit, rows);
+  }
+  return limit;
+}
+
+/** Width of a row of the first graph output: the vocabulary for a language model. */
+export function outputWidth(graph: Graph): number {
+  const shape = graph.nodes[graph.outputs[0]!]!.type.shape;
+  return shape[shape.length - 1] as number;
+}
+
 export function describeNode(node: Node): string {
   const name = node.name ? ` (${node.name})` : '';
   return `%${node.id} ${node.op}${name} : ${formatType(node.type)}`;

@@ -56,7 +56,8 @@ const NUMBER = { type: 'number', required: true } as const;
 const INT = { type: 'int', required: true } as const;
 
 function leaf(): OpInfo {
-  return { operands: [], attrs: {}, infer: () => ({ error: 'leaves take their type from the graph' }) };
+  const error = 'leaves take their type from the graph';
+  return { operands: [], attrs: {}, infer: () => ({ error }) };
 }
 
 function last(shape: Shape): Dim {
@@ -65,7 +66,8 @@ function last(shape: Shape): Dim {
 
 /** A message naming the op, the operand, and both values. */
 function mismatch(op: string, operand: string, want: string, got: TensorType): ShapeError {
-  return { error: `${op}: operand \`${operand}\` must be ${want}, got ${formatType(got)}`, operand };
+  const error = `${op}: operand \`${operand}\` must be ${want}, got ${formatType(got)}`;
+  return { error, operand };
 }
 
 function elementwise(op: string): OpInfo {
@@ -177,7 +179,8 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
       }
       const kvWidth = (qw / nh) * nkv;
       if (k!.shape.length !== 2 || k!.shape[1] !== kvWidth) {
-        return mismatch('attention', 'k_cache', `[seq_len, ${kvWidth}] (n_kv_heads × head_size)`, k!);
+        const want = `[seq_len, ${kvWidth}] (n_kv_heads × head_size)`;
+        return mismatch('attention', 'k_cache', want, k!);
       }
       if (v!.shape.length !== 2 || v!.shape[1] !== kvWidth || v!.shape[0] !== k!.shape[0]) {
         return mismatch('attention', 'v_cache', `${formatShape(k!.shape)} like k_cache`, v!);
@@ -240,8 +243,8 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       () => BASE.rmsnorm.infer([x!, gain!], attrs),
       (h) => renamed(BASE.matmul.infer([h!, gate!], {}), 'w_gate'),
       (g) => {
-        const u = renamed(BASE.matmul.infer([BASE.rmsnorm.infer([x!, gain!], attrs) as TensorType,
-          up!], {}), 'w_up');
+        // rmsnorm keeps x's type, so the up projection reads x's shape too
+        const u = renamed(BASE.matmul.infer([x!, up!], {}), 'w_up');
         return isShapeError(u) ? u : BASE.mul.infer([g!, u], {});
       },
     ]),

@@ -54,7 +54,9 @@ export function rewrite(graph: Graph, replacements: ReadonlyMap<number, Replacem
       nodes.push({ ...old, id, inputs });
     } else {
       const type = OP_TABLE[r.op].infer(inputs.map((i) => nodes[i]!.type), r.attrs);
-      if (isShapeError(type)) throw new InternalError(pass, `%${old.id} → ${r.op}: ${type.error}`);
+      if (isShapeError(type)) {
+        throw new InternalError(pass, `%${old.id} → ${r.op}: ${type.error}`);
+      }
       nodes.push({ ...old, id, op: r.op, inputs, attrs: r.attrs, type });
     }
     newId.set(old.id, id);

@@ -12,7 +12,7 @@
 // table (tied output) would need the gain applied per element inside the matmul, which
 // measured slower than the separate norm; such norms stay, and the report says why.
 
-import type { Graph } from '../ir/graph.js';
+import type { Graph, Node } from '../ir/graph.js';
 import type { Replacement } from '../ir/rewrite.js';
 import { consumers, rewrite } from '../ir/rewrite.js';
 import { isMatmulWeight } from './layout.js';
@@ -39,32 +39,35 @@ function onlyMatmuls(graph: Graph, users: number[][], id: number): boolean {
   });
 }
 
+/** Why `norm` cannot become the prologue of its readers, or undefined when it can. */
+function blocker(graph: Graph, users: number[][], norm: Node): string | undefined {
+  for (const u of users[norm.id]!) {
+    const reader = graph.nodes[u];
+    if (!reader) return 'it is a graph output';
+    const w = reader.inputs[1]!;
+    if (reader.op !== 'matmul' || reader.inputs[0] !== norm.id || !packable(graph, users, w)) {
+      return `reader ${describe(reader)} is not a matmul over a packable weight`;
+    }
+    if (!onlyMatmuls(graph, users, w)) {
+      return `weight ${graph.nodes[w]!.name} has readers other than matmuls (the tied ` +
+        'embedding), so the gain cannot be folded into it; a per-element gain in the matmul ' +
+        'costs more than the separate norm';
+    }
+  }
+  return undefined;
+}
+
 export function fuseNorm(graph: Graph, report: FusionReport): Graph {
   const users = consumers(graph);
   const replacements = new Map<number, Replacement>();
   for (const norm of graph.nodes) {
     if (norm.op !== 'rmsnorm') continue;
-    const readers = users[norm.id]!;
-    const blocker = readers.find((u) => {
-      const r = graph.nodes[u];
-      return !r || r.op !== 'matmul' || r.inputs[0] !== norm.id ||
-        !packable(graph, users, r.inputs[1]!);
-    });
-    if (blocker !== undefined) {
-      const why = blocker < 0 ? 'it is a graph output'
-        : `reader ${describe(graph.nodes[blocker]!)} is not a matmul over a packable weight`;
+    const why = blocker(graph, users, norm);
+    if (why) {
       report.declined(NAME, [norm], why);
       continue;
     }
-    const shared = readers.map((u) => graph.nodes[graph.nodes[u]!.inputs[1]!]!)
-      .find((w) => !onlyMatmuls(graph, users, w.id));
-    if (shared) {
-      report.declined(NAME, [norm], `weight ${shared.name} has readers other than matmuls ` +
-        '(the tied embedding), so the gain cannot be folded into it; a per-element gain in ' +
-        'the matmul costs more than the separate norm');
-      continue;
-    }
-    for (const u of readers) {
+    for (const u of users[norm.id]!) {
       const mm = graph.nodes[u]!;
       replacements.set(u, { op: 'rms_matmul', inputs: [norm.inputs[0]!, norm.inputs[1]!,
         mm.inputs[1]!], attrs: { eps: norm.attrs.eps! } });

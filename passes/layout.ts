@@ -3,10 +3,11 @@
 //   %5 = weight layers.0.wq : f32[64, 64]          rows (as declared)
 //   %16 = matmul %15, %5                    →      %5 stored as panels16
 //
-// A 2-D weight whose every consumer is a matmul, fused or not (as a weight operand), or an
-// embed (as its table) is stored in panels of the target's vector width: matmuls then need no horizontal
-// sums, and embeds gather rows across the panel. Anything else keeps rows. The graph is
-// not rewritten; the decision travels beside it to memory planning and lowering.
+// A 2-D weight whose every consumer is a matmul, fused or not (as a weight operand), or
+// an embed (as its table) is stored in panels of the target's vector width: matmuls then
+// need no horizontal sums, and embeds gather rows across the panel. Anything else keeps
+// rows. The graph is not rewritten; the decision travels beside it to memory planning and
+// lowering.
 // Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
 
 import type { Graph } from '../ir/graph.js';

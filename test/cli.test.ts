@@ -39,8 +39,9 @@ describe('smelt run', () => {
       '--threads', '2'], { encoding: 'utf8', timeout: 120_000 });
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(golden.text + '\n');
-    expect(r.stderr.match(/wasm threads are unavailable here \(no SharedArrayBuffer\); running on one thread/g))
-      .toHaveLength(1);
+    const note =
+      /wasm threads are unavailable here \(no SharedArrayBuffer\); running on one thread/g;
+    expect(r.stderr.match(note)).toHaveLength(1);
   });
 
   test('wasm runs at most one thread per CPU, and says so', () => {
@@ -100,7 +101,8 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
     const r = smeltWith({ SMELT_CC: '/nonexistent/cc', SMELT_CACHE_DIR: mkdtempSync(join(tmpdir(),
       'smelt-nocc-')) }, 'compile', 'specs/stories260k.yaml', '--emit-c');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error BACKEND701: the native backend needs a C compiler.*apt-get install gcc/);
+    expect(r.stderr).toMatch(
+      /^error BACKEND701: the native backend needs a C compiler.*apt-get install gcc/);
   });
 
   test('a bad spec points at its line and column', () => {
@@ -141,7 +143,8 @@ describe('smelt compile and inspect', () => {
     expect(one.stdout).toContain('v128.load32_splat');
     const two = smelt('compile', 'specs/stories260k.yaml', '--backend', 'wasm', '--emit-wat',
       '--threads', '2');
-    expect(two.stdout).toMatch(/\(import "env" "memory" \(memory \$env\.memory \d+ 65536 shared\)\)/);
+    const sharedMemory = /\(import "env" "memory" \(memory \$env\.memory \d+ 65536 shared\)\)/;
+    expect(two.stdout).toMatch(sharedMemory);
     expect(two.stdout).toContain('memory.atomic.wait32');
   });
 

@@ -9,7 +9,9 @@ import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { checkStep, outputWidth, tokenLimit } from '../types.js';
+import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import type { StepLimits } from '../types.js';
+import { chunkedStep } from '../types.js';
 import { preparedWeight } from '../weights.js';
 import { compileShared, evict } from './compile.js';
 import { renderC } from './render.js';
@@ -56,29 +58,23 @@ export async function compileNative(input: CompileInput, options: CompileOptions
 type Library = ReturnType<typeof loadLibrary>;
 
 class NativeExecutable implements Executable {
+  readonly maxContext: number;
+
   constructor(
     private readonly lib: Library,
     private readonly handle: unknown,
-    private readonly vocab: number,
-    private readonly width: number,
-    private readonly maxTokens: number,
-    readonly maxContext: number,
-  ) {}
+    private readonly limits: StepLimits,
+  ) {
+    this.maxContext = limits.maxContext;
+  }
 
   reset(): void {
     this.lib.reset(this.handle);
   }
 
-  /** Feeds `tokens` in chunks of at most maxTokens; logits of every token, [n, vocab]. */
   forward(tokens: Int32Array, pos: number): Float32Array {
-    checkStep(tokens, pos, this.vocab, this.maxContext);
-    const logits = new Float32Array(tokens.length * this.width);
-    for (let at = 0; at < tokens.length; at += this.maxTokens) {
-      const chunk = tokens.subarray(at, at + this.maxTokens);
-      this.lib.forward(this.handle, chunk, chunk.length, pos + at,
-        logits.subarray(at * this.width, (at + chunk.length) * this.width));
-    }
-    return logits;
+    return chunkedStep(tokens, pos, this.limits, (chunk, at, logits) =>
+      this.lib.forward(this.handle, chunk, chunk.length, at, logits));
   }
 }
 
@@ -107,7 +103,7 @@ export const cBackend: Backend = {
       const data = preparedWeight(entry, input.weights);
       lib.setWeights(handle, entry.offset, data, data.length);
     }
-    return new NativeExecutable(lib, handle, tokenLimit(input.graph), outputWidth(input.graph),
-      program.maxTokens, maxContext);
+    return new NativeExecutable(lib, handle, { vocab: tokenLimit(input.graph),
+      width: outputWidth(input.graph), maxTokens: program.maxTokens, maxContext });
   },
 };

@@ -28,7 +28,9 @@ function floatLiteral(value: number): string {
   return /[.e]/.test(text) ? `${text}f` : `${text}.0f`;
 }
 
-const MATH: Record<string, string> = { exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow' };
+const MATH: Record<string, string> = {
+  exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow',
+};
 
 export function renderExpr(e: KExpr): string {
   switch (e.k) {
@@ -251,7 +253,8 @@ void smelt_reset(smelt_model *m) {
   memset(m->S, 0, ${states}ull * sizeof(float));
 }
 
-/* One step: tokens[n] at positions pos..pos+n-1 (n <= ${program.maxTokens}); logits[n, ${program.vocab}]. */
+/* One step: tokens[n] at positions pos..pos+n-1 (n <= ${program.maxTokens});
+   logits[n, ${program.vocab}]. */
 void smelt_forward(smelt_model *m, const int32_t *tokens, int n, int pos, float *logits) {
   float *W = m->W, *S = m->S, *A = m->A;
   #pragma omp parallel num_threads(m->team)

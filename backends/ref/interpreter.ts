@@ -7,7 +7,8 @@
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { Backend, CompileInput, Executable } from '../types.js';
-import { checkStep, tokenLimit } from '../types.js';
+import { tokenLimit } from '../../ir/graph.js';
+import { checkStep } from '../types.js';
 import * as k from './kernels.js';
 
 type Tensor = Float32Array | Int32Array;
@@ -21,7 +22,8 @@ class Interpreter implements Executable {
   private readonly vocab: number;
   private readonly states = new Map<string, Float32Array>();
 
-  constructor(private readonly graph: Graph, private readonly input: CompileInput) {
+  constructor(private readonly input: CompileInput) {
+    const { graph } = input;
     for (const s of input.states) {
       this.states.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     }
@@ -32,6 +34,10 @@ class Interpreter implements Executable {
         throw new InternalError('ref backend', `no data for weight ${node.name}`);
       }
     }
+  }
+
+  private get graph(): Graph {
+    return this.input.graph;
   }
 
   reset(): void {
@@ -113,6 +119,6 @@ export const refBackend: Backend = {
   name: 'ref',
   description: 'reference interpreter in TypeScript (the oracle; slow)',
   async compile(input) {
-    return new Interpreter(input.graph, input);
+    return new Interpreter(input);
   },
 };

@@ -20,7 +20,9 @@ import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import { cacheDir } from '../c/compile.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { checkStep, outputWidth, tokenLimit } from '../types.js';
+import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import type { StepLimits } from '../types.js';
+import { chunkedStep } from '../types.js';
 import { preparedWeight } from '../weights.js';
 import type { MemoryLayout } from './memory.js';
 import { adviseHugePages } from './hugepages.js';
@@ -162,30 +164,29 @@ class WasmExecutable implements Executable {
     private readonly layout: MemoryLayout,
     private readonly step: Forward,
     private readonly pool: WorkerPool | undefined,
-    private readonly sizes: { vocab: number; width: number; maxTokens: number; states: number },
-    readonly maxContext: number,
+    private readonly limits: StepLimits,
+    private readonly stateFloats: number,
   ) {}
 
-  reset(): void {
-    new Float32Array(this.buffer, this.layout.states, this.sizes.states).fill(0);
+  get maxContext(): number {
+    return this.limits.maxContext;
   }
 
-  /** Feeds `tokens` in chunks of at most maxTokens; logits of every token, [n, vocab]. */
+  reset(): void {
+    new Float32Array(this.buffer, this.layout.states, this.stateFloats).fill(0);
+  }
+
+  /** Copies each chunk's tokens in, runs the step on every thread, copies its logits out. */
   forward(tokens: Int32Array, pos: number): Float32Array {
-    const { vocab, width, maxTokens } = this.sizes;
-    checkStep(tokens, pos, vocab, this.maxContext);
-    const logits = new Float32Array(tokens.length * width);
     const { tokens: tokensAt, logits: logitsAt } = this.layout;
-    for (let at = 0; at < tokens.length; at += maxTokens) {
-      const chunk = tokens.subarray(at, at + maxTokens);
+    return chunkedStep(tokens, pos, this.limits, (chunk, at, logits) => {
       const n = chunk.length;
       new Int32Array(this.buffer, tokensAt, n).set(chunk);
-      const run = () => this.step(tokensAt, n, pos + at, logitsAt);
-      if (this.pool) this.pool.run(n, pos + at, tokensAt, logitsAt, run);
+      const run = () => this.step(tokensAt, n, at, logitsAt);
+      if (this.pool) this.pool.run(n, at, tokensAt, logitsAt, run);
       else run();
-      logits.set(new Float32Array(this.buffer, logitsAt, n * width), at * width);
-    }
-    return logits;
+      logits.set(new Float32Array(this.buffer, logitsAt, logits.length));
+    });
   }
 }
 
@@ -215,8 +216,8 @@ export const wasmBackend: Backend = {
       ? await WorkerPool.start(module, memory, build.layout, threads) : undefined;
     const { program, layout } = build;
     const step = instance.exports.forward as Forward;
-    return new WasmExecutable(memory.buffer, layout, step, pool, { vocab: tokenLimit(input.graph),
-      width: outputWidth(input.graph), maxTokens: program.maxTokens,
-      states: program.sizes.states }, build.maxContext);
+    const limits = { vocab: tokenLimit(input.graph), width: outputWidth(input.graph),
+      maxTokens: program.maxTokens, maxContext: build.maxContext };
+    return new WasmExecutable(memory.buffer, layout, step, pool, limits, program.sizes.states);
   },
 };

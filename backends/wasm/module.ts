@@ -137,7 +137,7 @@ export class WasmModule {
     return (t === 'f32' ? this.m.f32 : t === 'f64' ? this.m.f64 : this.m.f32x4).sqrt(value);
   }
 
-  /** C's conversions: int → float, float ↔ double, float → int (saturating), scalar → splat. */
+  /** C's conversions: int → float, float ↔ double, float → int (saturating), splat. */
   convert(value: Expr, from: ValType, to: ValType): Expr {
     const m = this.m;
     if (from === to) return value;

@@ -42,7 +42,8 @@ function score(s: Shape, j: number, name: string): KStmt[] {
   const body = hs - (hs % s.lanes);
   const q = (i: KExpr, l: number) =>
     load('q', add(add(mul(v('t'), s.width), (mul(add(mul(v('g'), s.group), j), hs))), i), l);
-  const k = (i: KExpr, l: number) => load('k', add(add(mul(v('p'), s.kvWidth), mul(v('g'), hs)), i), l);
+  const k = (i: KExpr, l: number) =>
+    load('k', add(add(mul(v('p'), s.kvWidth), mul(v('g'), hs)), i), l);
   const stmts: KStmt[] = [local(name, float(0))];
   if (body > 0) {
     stmts.push(local(`${name}_v`, splat(float(0), s.lanes), 'f32', s.lanes),

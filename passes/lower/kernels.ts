@@ -32,7 +32,8 @@ export interface LowerContext {
 type Generator = (node: Node, ctx: LowerContext) => Kernel;
 
 export const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
-export const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam => ({ name, type, out: false });
+export const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam =>
+  ({ name, type, out: false });
 
 export function dim(node: Node, axis: number): number {
   const d = node.type.shape[axis];
@@ -87,7 +88,9 @@ function matmul(node: Node, ctx: LowerContext): Kernel {
     const acc = (r: number, c: number) => `acc${r}_${c}`;
     const stmts: KStmt[] = [];
     for (let r = 0; r < rows; r++) {
-      for (let c = 0; c < nc; c++) stmts.push(local(acc(r, c), splat(float(0), lanes), 'f32', lanes));
+      for (let c = 0; c < nc; c++) {
+        stmts.push(local(acc(r, c), splat(float(0), lanes), 'f32', lanes));
+      }
     }
     const xs = (r: number, i: KExpr, l: number) => load('x', add(mul(add(t0, r), k), i), l);
     const ws = (c: number, i: KExpr, l: number) => load('w', add(mul(add(j0, c), k), i), l);
@@ -127,10 +130,11 @@ function matmul(node: Node, ctx: LowerContext): Kernel {
   };
   const full = nOut - (nOut % cols);
   const stmts: KStmt[] = [];
-  if (full > 0) stmts.push(loop('jb', 0, full, tokenLoops(cols, v('jb')), { step: cols, parallel: true }));
+  const blocks = { step: cols, parallel: true };
+  if (full > 0) stmts.push(loop('jb', 0, full, tokenLoops(cols, v('jb')), blocks));
   // leftover output rows: one task, so it stays a (one-iteration) parallel loop
   if (full < nOut) {
-    stmts.push(loop('jb', full, nOut, tokenLoops(nOut - full, v('jb')), { step: cols, parallel: true }));
+    stmts.push(loop('jb', full, nOut, tokenLoops(nOut - full, v('jb')), blocks));
   }
   return {
     name: `matmul_${nOut}x${k}`,
@@ -222,7 +226,8 @@ function kvWrite(node: Node): Kernel {
     params: [out('cache'), arg('x')],
     inPlace: true,
     body: [loop('t', 0, v('n'), [loop('i', 0, w, [
-      store('cache', add(mul(add(v('pos'), v('t')), w), v('i')), load('x', add(mul(v('t'), w), v('i')))),
+      store('cache', add(mul(add(v('pos'), v('t')), w), v('i')),
+        load('x', add(mul(v('t'), w), v('i')))),
     ])], { parallel: true })],
   };
 }
@@ -236,7 +241,8 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
       : name === 'mul' ? mul(a, b) : add(a, b);
     return {
       name: `${name}_${d}`,
-      doc: name === 'silu' ? `out[n, ${d}] = a · sigmoid(a)` : `out[n, ${d}] = a ${name === 'mul' ? '·' : '+'} b`,
+      doc: `out[n, ${d}] = ` +
+        (name === 'silu' ? 'a · sigmoid(a)' : `a ${name === 'mul' ? '·' : '+'} b`),
       params: name === 'silu' ? [out(), arg('a')] : [out(), arg('a'), arg('b')],
       body: [loop('t', 0, v('n'), [
         loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')), value)]),

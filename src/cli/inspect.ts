@@ -35,7 +35,8 @@ function memoryReport(model: ModelGraph, flags: InspectFlags): string {
       `target ${target.name})`,
     `KV cache   ${f32(plan.sizes.states).padStart(10)}  (${f32(perToken)} per token × ` +
       `${contextLength} positions)`,
-    `arena      ${f32(plan.sizes.arena).padStart(10)}  (intermediates of a ${flags.maxTokens}-token step)`,
+    `arena      ${f32(plan.sizes.arena).padStart(10)}  (intermediates of a ` +
+      `${flags.maxTokens}-token step)`,
     `total      ${f32(total).padStart(10)}`,
   ].join('\n') + '\n';
 }
@@ -51,7 +52,8 @@ function fusionReport(model: ModelGraph): string {
     lines.push(`  ${describe(node).padEnd(34)} ${FUSES[node.op] ?? node.op}`);
   }
   const declined = report.decisions.filter((d) => !d.fused);
-  lines.push(`${report.decisions.length - declined.length} fusions taken, ${declined.length} declined` +
+  const taken = report.decisions.length - declined.length;
+  lines.push(`${taken} fusions taken, ${declined.length} declined` +
     (declined.length > 0 ? ':' : ''));
   for (const d of declined) lines.push(`  ${d.pass}: ${d.nodes.join(', ')}: ${d.detail}`);
   return lines.join('\n') + '\n';

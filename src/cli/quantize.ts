@@ -41,7 +41,7 @@ export async function quantizeCommand(specPath: string, flags: QuantizeFlags): P
   }
   const keys = new Set(result.metadata.map((kv) => kv.key));
   for (const [param, src] of spec.arch.formats.gguf?.params ?? []) {
-    if (src.lengthOf && !keys.has(src.key)) {
+    if (src.kind === 'length' && !keys.has(src.key)) {
       say(`note: ${flags.out} has no ${src.key}, so ${param} must come from a model file when ` +
         'it is loaded; pass --tokenizer FILE to embed the vocabulary');
     }

@@ -46,7 +46,8 @@ export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel 
   if (flags.weights !== undefined) return loadModel(spec, { path: flags.weights });
   if (flags.randomWeights !== undefined) return loadModel(spec, { seed: flags.randomWeights });
   throw new SmeltError('CLI501',
-    'no weights: pass --weights FILE (GGUF, safetensors or llama2.c .bin) or --random-weights SEED');
+    'no weights: pass --weights FILE (GGUF, safetensors or llama2.c .bin) or ' +
+    '--random-weights SEED');
 }
 
 /** The tokenizer from --tokenizer, else the one embedded in a GGUF, else none. */

@@ -18,7 +18,8 @@ const gib = (bytes: number) => `${(bytes / GiB).toFixed(1)} GiB`;
 /** f32 bytes of the weights and of the states (KV cache) the bound spec declares. */
 export function budget(arch: ArchSpec, env: Env): { weights: number; states: number } {
   const layers = Number(evalExpr(arch.layerCount, env));
-  const sum = (list: { shape: DimExpr[] }[]) => list.reduce((n, w) => n + elements(w.shape, env), 0);
+  const sum = (list: { shape: DimExpr[] }[]) =>
+    list.reduce((n, w) => n + elements(w.shape, env), 0);
   const own = arch.weights.filter((w) => !w.tiedTo);
   return {
     weights: 4 * (sum(own) + layers * sum(arch.layerWeights)),

@@ -34,10 +34,14 @@ export interface NameMap {
   sections: { weights: SourceLocation; layer_weights: SourceLocation };
 }
 
-/** A parameter read from metadata: the value at `key`, or the length of the array there. */
+/**
+ * Where a parameter comes from in a GGUF: the metadata value at `key`, the length of the
+ * array there (`{ length_of: key }`), or whether the file lacks the tensor named `key`
+ * (`{ absent: output.weight }`: llama.cpp ties the classifier when it is not stored).
+ */
 export interface ParamSource {
   key: string;
-  lengthOf: boolean;
+  kind: 'value' | 'length' | 'absent';
   loc: SourceLocation;
   /** The param's name in the map. */
   paramLoc: SourceLocation;
@@ -95,7 +99,8 @@ function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: strin
   const permuteRope = new Map<string, { heads: Expr; loc: SourceLocation }>();
   const permuteNode = src.optional(map, 'permute_rope');
   if (permuteNode !== undefined) {
-    for (const { key, keyNode, value } of src.entries(src.map(permuteNode, `${what}.permute_rope`))) {
+    const entries = src.entries(src.map(permuteNode, `${what}.permute_rope`));
+    for (const { key, keyNode, value } of entries) {
       permuteRope.set(key, { heads: scalarExpr(src, value, `${what}.permute_rope.${key}`),
         loc: src.where(keyNode) });
     }
@@ -116,13 +121,17 @@ function loadParamSource(src: SpecSource, key: string, keyNode: YamlNode,
   value: YamlNode): ParamSource {
   const what = `\`formats.gguf.params.${key}\``;
   const paramLoc = src.where(keyNode);
-  if (!isMap(value)) {
-    return { key: src.string(value, what), lengthOf: false, loc: src.where(value), paramLoc };
-  }
+  const loc = src.where(value);
+  if (!isMap(value)) return { key: src.string(value, what), kind: 'value', loc, paramLoc };
   const m = src.map(value, what);
-  src.onlyKeys(m, ['length_of'], what);
-  const lengthOf = src.string(src.field(m, 'length_of', what), what);
-  return { key: lengthOf, lengthOf: true, loc: src.where(value), paramLoc };
+  src.onlyKeys(m, ['length_of', 'absent'], what);
+  const [field] = src.entries(m);
+  if (!field || src.entries(m).length !== 1) {
+    throw src.error('SPEC102', `${what} must be a key, \`{ length_of: key }\` or ` +
+      '`{ absent: tensor }`', value);
+  }
+  const kind = field.key === 'length_of' ? 'length' : 'absent';
+  return { key: src.string(field.value, what), kind, loc, paramLoc };
 }
 
 function loadGguf(src: SpecSource, node: YamlNode, loc: SourceLocation): GgufMap {

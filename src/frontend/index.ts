@@ -2,6 +2,7 @@
 
 import { SmeltError } from '../../ir/diagnostics.js';
 import { formatType } from '../../ir/types.js';
+import { tokenLimit } from '../../ir/graph.js';
 import { verify } from '../../ir/verify.js';
 import type { ModelGraph } from './build.js';
 import { buildGraph } from './build.js';
@@ -51,11 +52,11 @@ function checkLogits(spec: LoadedSpec, model: ModelGraph): void {
   }
   const { graph } = model;
   const out = graph.nodes[graph.outputs[0]!]!;
-  const vocab = graph.nodes.filter((n) => n.op === 'embed')
-    .map((n) => graph.nodes[n.inputs[0]!]!.type.shape[0]);
+  const vocab = tokenLimit(graph);
   const [seq, width] = out.type.shape;
-  if (out.type.shape.length !== 2 || seq !== 'seq' || (vocab.length > 0 && width !== vocab[0])) {
+  if (out.type.shape.length !== 2 || seq !== 'seq' || (vocab !== Infinity && width !== vocab)) {
     throw new SmeltError('SPEC203', `output \`${outputs[0]!.name}\` must be the logits ` +
-      `f32[seq, ${vocab[0] ?? 'vocab'}], got ${formatType(out.type)}`, outputs[0]!.loc);
+      `f32[seq, ${vocab === Infinity ? 'vocab' : vocab}], got ${formatType(out.type)}`,
+    outputs[0]!.loc);
   }
 }

@@ -13,7 +13,7 @@ import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend
 import { specGraph } from '../frontend/index.js';
 import type { Env } from '../frontend/expr.js';
 import { evalDim } from '../frontend/expr.js';
-import type { Llama2cMap, NameMap } from '../frontend/formats.js';
+import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
 import { tensorToF32 } from './weights/dequant.js';
 import { halvesToPairs } from './weights/permute.js';
 import { layoutLlama2c } from './weights/llama2c.js';
@@ -71,7 +71,9 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<strin
       throw new SmeltError('WEIGHT306', `${file.path} has no tensor ${name} ` +
         `(weight \`${slot.name}\`, shape [${slot.shape.join(', ')}])`, slot.decl.loc);
     }
-    if (!sameShape(entry.shape, slot.shape)) throw shapeMismatch(slot, name, file.path, entry.shape);
+    if (!sameShape(entry.shape, slot.shape)) {
+      throw shapeMismatch(slot, name, file.path, entry.shape);
+    }
     const data = tensorToF32(file, entry);
     const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
     weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
@@ -91,26 +93,22 @@ function ggufParams(spec: LoadedSpec, file: WeightFile): Map<string, GivenParam>
   const given = new Map<string, GivenParam>();
   for (const [param, source] of formatMap(spec, 'gguf', file.path).params) {
     if (spec.model?.params.has(param)) continue;
-    const raw = file.metadata.get(source.key);
-    const value = source.lengthOf ? (Array.isArray(raw) ? raw.length : undefined) : metaNumber(raw);
+    const value = ggufParam(file, source);
     if (value !== undefined) given.set(param, { value });
   }
-  const tied = ggufTiedOutput(spec, file);
-  if (tied !== undefined) given.set('tied_output', { value: tied });
   return given;
 }
 
-/**
- * llama.cpp's rule for a GGUF: the classifier is the file's output tensor when it stores one,
- * else the token embedding. Applies to an arch with a `tied_output` param that the model file
- * leaves unset; the file decides by whether it has the tensor of the (tied) output weight.
- */
-function ggufTiedOutput(spec: LoadedSpec, file: WeightFile): boolean | undefined {
-  if (!spec.arch.params.some((p) => p.name === 'tied_output')) return undefined;
-  if (spec.model?.params.has('tied_output')) return undefined;
-  const decl = spec.arch.weights.find((w) => w.tiedTo !== undefined);
-  const tensor = decl && spec.arch.formats.gguf?.weights.get(decl.name)?.tensor;
-  return tensor === undefined ? undefined : !file.tensors.has(tensor);
+function ggufParam(file: WeightFile, source: ParamSource): number | boolean | undefined {
+  const raw = file.metadata.get(source.key);
+  switch (source.kind) {
+    case 'value':
+      return metaNumber(raw);
+    case 'length':
+      return Array.isArray(raw) ? raw.length : undefined;
+    case 'absent':
+      return !file.tensors.has(source.key);
+  }
 }
 
 function llama2cParams(spec: LoadedSpec, map: Llama2cMap, header: Llama2cHeader, path: string) {

@@ -160,12 +160,12 @@ export function ggufMetadata(spec: LoadedSpec, loaded: LoadedModel, target: Stor
   }
 
   // architecture and hyperparameters
-  const archKey = [...map.params.values()].map((p) => p.key)
+  const archKey = [...map.params.values()].filter((p) => p.kind === 'value').map((p) => p.key)
     .find((k) => !k.startsWith('general.') && !k.startsWith('tokenizer.') && k.includes('.'));
   set('general.architecture', 'string', archKey ? archKey.split('.')[0]! : spec.arch.name);
   for (const [param, src] of map.params) {
     const value = loaded.model.env.get(param);
-    if (src.lengthOf || value === undefined) continue;
+    if (src.kind !== 'value' || value === undefined) continue;
     const decl = spec.arch.params.find((p) => p.name === param);
     set(src.key, source?.ggufTypes?.get(src.key) ?? paramType(value, decl?.type), value);
   }

@@ -33,7 +33,8 @@ const cases: [string, CompileInput][] = [
     { weight: [33, 7] }], { eps: 1e-6 })],
   ['matmul_add 172→64', operandGraph('matmul_add', [{ act: 172 }, { weight: [64, 172] },
     { act: 64 }], {})],
-  ['matmul_add 5→9', operandGraph('matmul_add', [{ act: 5 }, { weight: [9, 5] }, { act: 9 }], {})],
+  ['matmul_add 5→9',
+    operandGraph('matmul_add', [{ act: 5 }, { weight: [9, 5] }, { act: 9 }], {})],
   ['swiglu_matmul 64→172', operandGraph('swiglu_matmul', [{ act: 64 }, { weight: [64] },
     { weight: [172, 64] }, { weight: [172, 64] }], { eps: 1e-5 })],
   ['swiglu_matmul 9→20', operandGraph('swiglu_matmul', [{ act: 9 }, { weight: [9] },
@@ -43,7 +44,8 @@ const cases: [string, CompileInput][] = [
 /** Runs a 7-token step then a 1-token step; returns both outputs concatenated. */
 async function run(backend: string, input: CompileInput, threads = 1,
   target?: Target): Promise<Float32Array> {
-  const exe = await backendNamed(backend).compile(input, { threads, ...(target ? { target } : {}) });
+  const options = { threads, ...(target ? { target } : {}) };
+  const exe = await backendNamed(backend).compile(input, options);
   const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
   const second = exe.forward(Int32Array.of(6), 7);
   return Float32Array.from([...first, ...second]);

@@ -30,7 +30,8 @@ const SPEC = 'specs/stories260k.yaml';
 const RUNS = [['ref', 1], ['c', 1], ['c', 2], ['wasm', 1], ['wasm', 2]] as const;
 const RUN_CASES = CHECKPOINTS.flatMap((c) => RUNS.map(([b, t]) => [c, b, t] as const));
 
-describe.each(RUN_CASES)('stories260K from %s on %s, %i thread(s)', (checkpoint, backend, threads) => {
+const TITLE = 'stories260K from %s on %s, %i thread(s)';
+describe.each(RUN_CASES)(TITLE, (checkpoint, backend, threads) => {
   const loaded = loadModel(loadSpec(SPEC), { path: modelPath(`stories260K/${checkpoint}`) });
   const tokenizer = loadLlama2cTokenizer(modelPath('stories260K/tok512.bin'), 512);
 

@@ -24,7 +24,9 @@ describe('run.c sampler', () => {
     { path: modelPath('stories260K/stories260K.bin') });
   const tokenizer = loadLlama2cTokenizer(modelPath('stories260K/tok512.bin'), 512);
 
-  test.each(cases.map((c) => [`"${c.prompt}" t=${c.temperature} p=${c.topp} seed=${c.seed}`, c] as const))(
+  const titled = cases.map((c) =>
+    [`"${c.prompt}" t=${c.temperature} p=${c.topp} seed=${c.seed}`, c] as const);
+  test.each(titled)(
     '%s', async (_, c) => {
       const exe = await backendNamed('ref').compile(compileInput(loaded), { threads: 1 });
       const result = generate(exe, tokenizer.encode(c.prompt), {
