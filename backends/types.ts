@@ -5,6 +5,7 @@
 import { SmeltError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
 import type { Target } from '../ir/target.js';
+import type { QuantPolicy, WeightDType } from '../passes/layout.js';
 
 /** A graph with its persistent states, as the frontend builds it. */
 export interface CompileInput {
@@ -20,6 +21,22 @@ export interface CompileOptions {
   target?: Target;
   /** Run the fusion passes (default true). */
   fuse?: boolean;
+  /** Weight encoding policy (default f32): see passes/layout.ts. */
+  quant?: QuantPolicy;
+  /** Per-weight overrides of the policy, by leaf name without `layers.<i>.` (spec `quant:`). */
+  quantWeights?: Readonly<Record<string, WeightDType>>;
+  /** Quantized matmuls: integer dot products (default) or dequantized in registers. */
+  quantKernels?: 'int' | 'float';
+}
+
+/** The pipeline options a backend derives from its compile options. */
+export function pipelineOptions(options: CompileOptions) {
+  return {
+    fuse: options.fuse ?? true,
+    quant: { policy: options.quant ?? 'f32', ...(options.quantWeights
+      ? { weights: options.quantWeights } : {}) },
+    quantKernels: options.quantKernels ?? 'int',
+  } as const;
 }
 
 /** What every backend checks before a step: positions fit the cache, ids fit the vocab. */

@@ -20,6 +20,7 @@ export const CATALOG = {
   SPEC104: 'bad expression',
   SPEC105: 'unknown parameter',
   SPEC106: 'cannot read spec file',
+  SPEC107: 'bad quantization setting',
   SPEC201: 'unknown op',
   SPEC202: 'wrong arity',
   SPEC203: 'shape mismatch',

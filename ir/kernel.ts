@@ -9,14 +9,28 @@
 // explicitly in this order, never left to a compiler's reassociation.
 //
 // Index arithmetic is i32; float arithmetic is f32 unless a local is declared f64.
+//
+// Quantized weights (ir/layout.ts) live in byte buffers (`u8` params: every index into
+// one counts bytes). Three expressions read them, each rendered by every backend with the
+// target's own instructions:
+//   half   L f16 values → an f32 vector (scales, f16 weights)
+//   qdot   one 32-column block of L interleaved rows dotted with 32 int8 activations →
+//          an i32 vector, exactly Σ q·x (q8_0: q; q4_0: nibble − 8). `xsum` must be Σ x
+//          over the block: a backend may use it (vpdpbusd multiplies unsigned by signed
+//          bytes, so it adds 128 or 8 to the weights and takes 128·Σx or 8·Σx off again)
+//   qvalue element j of such a block for L rows, as f32 (q or nibble − 8): the float path
+// A `view` gives a typed name to part of a buffer (the int8 activations in scratch).
 
-import type { Layout } from './layout.js';
+import type { Layout, QuantKind } from './layout.js';
 
 export type ScalarType = 'f32' | 'f64' | 'i32';
+/** What a buffer holds: f32, i32, signed or unsigned bytes. */
+export type ElemType = 'f32' | 'i32' | 'i8' | 'u8';
 
-/** `max`/`min` compare floats; `imin` compares i32 (loop bounds). */
-export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min' | 'imin';
-export type MathFn = 'exp' | 'sqrt' | 'cos' | 'sin' | 'pow';
+/** `max`/`min` compare floats; `imin` compares i32 (loop bounds); `&`, `>>` are i32. */
+export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min' | 'imin' | '&' | '>>';
+/** `abs` is f32 |x|; `round` rounds an f32 to the nearest integer, ties to even (rint). */
+export type MathFn = 'exp' | 'sqrt' | 'cos' | 'sin' | 'pow' | 'abs' | 'round';
 
 export type KExpr =
   | { k: 'int'; value: number }
@@ -28,7 +42,12 @@ export type KExpr =
   | { k: 'splat'; value: KExpr; lanes: number }
   | { k: 'hsum'; value: KExpr; lanes: number }
   | { k: 'lane'; value: KExpr; index: number }
-  | { k: 'cast'; to: ScalarType; value: KExpr };
+  /** Converts as C does; with `lanes`, a vector (i32 → f32). */
+  | { k: 'cast'; to: ScalarType; value: KExpr; lanes?: number }
+  | { k: 'half'; buf: string; index: KExpr; lanes: number }
+  | { k: 'qdot'; kind: QuantKind; lanes: number; w: string; wAt: KExpr; x: string;
+    xAt: KExpr; xsum: KExpr }
+  | { k: 'qvalue'; kind: QuantKind; lanes: number; w: string; at: KExpr; j: number };
 
 export type KStmt =
   | {
@@ -49,11 +68,13 @@ export type KStmt =
   /** A branch on step scalars; at a kernel's top level, its arms may hold parallel loops. */
   | { k: 'if'; cond: { a: KExpr; op: '<' | '<=' | '>=' | '=='; b: KExpr }; then: KStmt[];
     else?: KStmt[] }
-  | { k: 'comment'; text: string };
+  | { k: 'comment'; text: string }
+  /** `name` reads `buf` from element `offset` on, as `type` (computed by every thread). */
+  | { k: 'view'; name: string; buf: string; offset: KExpr; type: ElemType };
 
 export interface KernelParam {
   name: string;
-  type: 'f32' | 'i32';
+  type: 'f32' | 'i32' | 'u8';
   /** Written by the kernel (otherwise read-only). */
   out: boolean;
 }
@@ -74,7 +95,7 @@ export interface Kernel {
   body: KStmt[];
 }
 
-/** Where a buffer argument lives: a region and an offset in f32 elements. */
+/** Where a buffer argument lives: a region and an offset in f32 elements (4-byte words). */
 export type Region = 'weights' | 'states' | 'arena' | 'tokens' | 'logits';
 
 export interface BufferRef {
@@ -110,6 +131,8 @@ export interface KernelProgram {
   /** The most tokens one step may take; the arena is planned for it. */
   maxTokens: number;
   vocab: number;
+  /** The machine the kernels were lowered for (renderers pick instructions by it). */
+  isa: { target: 'avx512' | 'avx2' | 'scalar' | 'wasm'; vnni: boolean };
 }
 
 // Builders, so that lowering code reads close to the loops it produces.
@@ -126,6 +149,7 @@ function fold(op: BinOp, a: KExpr, b: KExpr): KExpr {
     const x = a.value;
     const y = b.value;
     const value = op === '+' ? x + y : op === '-' ? x - y : op === '*' ? x * y
+      : op === '&' ? x & y : op === '>>' ? x >> y
       : op === 'max' ? Math.max(x, y) : Math.min(x, y); // min and imin alike
     return int(value);
   }
@@ -145,6 +169,8 @@ export const mul = bin('*');
 export const div = bin('/');
 export const mod = bin('%');
 export const max = bin('max');
+export const band = bin('&');
+export const shr = bin('>>');
 export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
 export const load = (buf: string, index: KExpr, lanes = 1): KExpr =>
   ({ k: 'load', buf, index, lanes });

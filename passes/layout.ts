@@ -1,19 +1,49 @@
-// Layout selection: picks the order each weight is stored in (see ir/layout.ts).
+// Layout selection: picks the order and encoding each weight is stored in (ir/layout.ts).
 //
 //   %5 = weight layers.0.wq : f32[64, 64]          rows (as declared)
-//   %16 = matmul %15, %5                    →      %5 stored as panels16
+//   %16 = matmul %15, %5                    →      %5 stored as panels16 (f32 policy)
+//                                           →      %5 stored as q4_0x16 (q4_0 policy)
 //
 // A 2-D weight whose every consumer is a matmul, fused or not (as a weight operand), or
 // an embed (as its table) is stored in panels of the target's vector width: matmuls then
 // need no horizontal sums, and embeds gather rows across the panel. Anything else keeps
-// rows. The graph is not rewritten; the decision travels beside it to memory planning and
-// lowering.
-// Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
+// rows (f32). The encoding of a panel weight comes from the quantization policy
+// (`--quant` or the spec's `quant:` section):
+//
+//   f32    every panel weight f32                 f16    every panel weight f16
+//   q8_0   every panel weight q8_0                q4_0   q4_0, the classifier (tied to the
+//                                                        embedding or not) q8_0 (llama.cpp)
+//   mixed  q4_0, but the embedding/classifier, attention V and FFN down q8_0
+//
+// Roles come from the graph, not from names: the classifier is the matmul whose result is
+// the graph output, V a matmul read by a kv_write whose cache is attention's third operand,
+// FFN down a matmul whose activation is a SwiGLU product (mul or swiglu_matmul). The
+// spec's `quant.weights` overrides the policy per weight name. A quantized choice for a
+// weight whose rows (reduction length) are not whole 32-element blocks falls back to f16,
+// and the report says which weight and why. The graph is not rewritten; the decision
+// travels beside it to memory planning, lowering and the weight packer.
 
-import type { Graph } from '../ir/graph.js';
-import type { Layout } from '../ir/layout.js';
-import { ROWS } from '../ir/layout.js';
+import type { Graph, Node } from '../ir/graph.js';
+import type { Layout, QuantPolicy, WeightDType } from '../ir/layout.js';
+import { ROWS, formatLayout } from '../ir/layout.js';
+import { QK } from '../ir/quant.js';
 import type { Target } from '../ir/target.js';
+
+export type { QuantPolicy, WeightDType } from '../ir/layout.js';
+
+/** A policy plus per-weight overrides (by leaf name without `layers.<i>.`). */
+export interface QuantOptions {
+  policy: QuantPolicy;
+  weights?: Readonly<Record<string, WeightDType>>;
+}
+
+/** One line of the layout report: a weight, its layout, and why. */
+export interface LayoutNote {
+  weight: string;
+  shape: number[];
+  layout: string;
+  why: string;
+}
 
 /** Whether operand `index` of `op` is the weight of a (possibly fused) matmul. */
 export function isMatmulWeight(op: string, index: number): boolean {
@@ -30,25 +60,78 @@ export function isMatmulWeight(op: string, index: number): boolean {
   }
 }
 
+const isEncoded = (layout: Layout | undefined) =>
+  layout !== undefined && layout.kind !== 'rows' && layout.kind !== 'panels';
+
 /** The layout of every weight leaf, by node id. */
 export type LayoutPlan = ReadonlyMap<number, Layout>;
 
-export function selectLayouts(graph: Graph, target: Target): LayoutPlan {
-  const consumers = new Map<number, { op: string; operand: number }[]>();
+type Role = 'embedding' | 'classifier' | 'attention V' | 'FFN down' | 'matmul';
+
+function consumersOf(graph: Graph): Map<number, { node: Node; operand: number }[]> {
+  const consumers = new Map<number, { node: Node; operand: number }[]>();
   for (const node of graph.nodes) {
     node.inputs.forEach((input, operand) => {
       const list = consumers.get(input) ?? [];
-      list.push({ op: node.op, operand });
+      list.push({ node, operand });
       consumers.set(input, list);
     });
   }
+  return consumers;
+}
+
+/** The role a policy cares about of a panel weight, from the ops around it. */
+function roleOf(graph: Graph, weight: Node, consumers: ReturnType<typeof consumersOf>): Role {
+  const uses = consumers.get(weight.id) ?? [];
+  const matmuls = uses.map((u) => u.node).filter((m) => m.op !== 'embed');
+  if (matmuls.some((m) => graph.outputs.includes(m.id))) return 'classifier';
+  if (uses.some((u) => u.node.op === 'embed')) return 'embedding';
+  const readsV = (m: Node) => (consumers.get(m.id) ?? []).some((u) => u.node.op === 'kv_write' &&
+    (consumers.get(u.node.id) ?? []).some((a) => a.node.op === 'attention' && a.operand === 2));
+  if (matmuls.some(readsV)) return 'attention V';
+  const swiglu = (m: Node) => ['mul', 'swiglu_matmul'].includes(graph.nodes[m.inputs[0]!]!.op);
+  if (matmuls.some(swiglu)) return 'FFN down';
+  return 'matmul';
+}
+
+/** What the policy asks for a weight of this role, and the reason to print. */
+function policyDType(options: QuantOptions, role: Role, name: string): [WeightDType, string] {
+  const short = name.replace(/^layers\.\d+\./, '');
+  const given = options.weights?.[short];
+  if (given) return [given, `quant.weights.${short}`];
+  const p = options.policy;
+  if (p === 'mixed' || p === 'q4_0') {
+    const keep = p === 'mixed' ? ['embedding', 'classifier', 'attention V', 'FFN down']
+      : ['classifier'];
+    if (keep.includes(role)) return ['q8_0', `${p} keeps the ${role} at q8_0`];
+    return ['q4_0', `${p} policy`];
+  }
+  return [p, `${p} policy`];
+}
+
+export function selectLayouts(graph: Graph, target: Target,
+  quant: QuantOptions = { policy: 'f32' }, notes?: LayoutNote[]): LayoutPlan {
+  const consumers = consumersOf(graph);
   const plan = new Map<number, Layout>();
+  const lanes = target.lanes;
   for (const node of graph.nodes) {
     if (node.op !== 'weight') continue;
     const uses = consumers.get(node.id) ?? [];
-    const packable = node.type.shape.length === 2 && uses.length > 0 &&
-      uses.every((u) => isMatmulWeight(u.op, u.operand) || (u.op === 'embed' && u.operand === 0));
-    plan.set(node.id, packable ? { kind: 'panels', lanes: target.lanes } : ROWS);
+    const shape = node.type.shape as number[];
+    const packable = shape.length === 2 && uses.length > 0 && uses.every((u) =>
+      isMatmulWeight(u.node.op, u.operand) || (u.node.op === 'embed' && u.operand === 0));
+    if (!packable) {
+      plan.set(node.id, ROWS);
+      continue;
+    }
+    let [dtype, why] = policyDType(quant, roleOf(graph, node, consumers), node.name!);
+    if ((dtype === 'q8_0' || dtype === 'q4_0') && shape[1]! % QK !== 0) {
+      why = `fallback: rows of ${shape[1]} are not whole ${QK}-element ${dtype} blocks`;
+      dtype = 'f16';
+    }
+    const layout: Layout = dtype === 'f32' ? { kind: 'panels', lanes } : { kind: dtype, lanes };
+    plan.set(node.id, layout);
+    notes?.push({ weight: node.name!, shape, layout: formatLayout(layout), why });
   }
   return plan;
 }
@@ -58,13 +141,17 @@ export function selectLayouts(graph: Graph, target: Target): LayoutPlan {
  * matmuls (rms_matmul, swiglu_matmul) with one and the same gain. The fused kernel then
  * skips the per-element x·gain product (exact in real arithmetic; rounding differs by an
  * ulp). A weight with any other reader (the tied embedding, read by `embed`) keeps the
- * product in the kernel instead. Maps weight node id → gain node id.
+ * product in the kernel instead, and so does a weight in an encoded layout (f16, q8_0, q4_0):
+ * it stays bit for bit what the checkpoint holds. Maps weight node id → gain node id.
  */
-export function selectFolds(graph: Graph): ReadonlyMap<number, number> {
+export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<number, number> {
   const gains = new Map<number, Set<number> | 'no'>();
   for (const node of graph.nodes) {
     node.inputs.forEach((input, i) => {
       if (graph.nodes[input]!.op !== 'weight') return;
+      // encoded weights (f16, q8_0, q4_0) stay as the checkpoint has them: the kernel
+      // applies the gain
+      if (isEncoded(layouts.get(input))) gains.set(input, 'no');
       const normed = (node.op === 'rms_matmul' || node.op === 'swiglu_matmul') &&
         isMatmulWeight(node.op, i);
       const seen = gains.get(input);

@@ -5,8 +5,10 @@
 //   fuse-swiglu     gate/up/silu/mul → one kernel; needs fuse-norm's rms_matmuls
 //   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
 //                   FFN's down projection (reading the swiglu result) is a plain matmul
-//   selectLayouts   weight storage orders; memory planning needs their sizes
-//   selectFolds     norm gains folded into the weights that only normalized matmuls read
+//   selectLayouts   weight storage orders and encodings (the quant policy); memory planning
+//                   needs their sizes
+//   selectFolds     norm gains folded into the weights that only normalized matmuls read;
+//                   after selectLayouts: quantized weights are never folded
 //   planMemory      places every tensor; must see the final graph
 //   lower           one kernel per compute node, from the target and the layouts
 
@@ -19,6 +21,7 @@ import { debugLevel } from '../src/env.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
+import type { LayoutNote, QuantOptions } from './layout.js';
 import { selectFolds, selectLayouts } from './layout.js';
 import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
@@ -42,6 +45,12 @@ export interface PipelineOptions {
    * own kernel in its plain form — the baseline the fused program is measured against.
    */
   fuse?: boolean;
+  /** Weight encodings (default: every weight f32). */
+  quant?: QuantOptions;
+  /** Quantized matmuls: integer dot products (default) or dequantized in registers. */
+  quantKernels?: 'int' | 'float';
+  /** Collects one line per panel weight: its layout and why (`inspect --layouts`). */
+  layoutNotes?: LayoutNote[];
   /** Called with the graph after every pass (`--print-after-all`). */
   onPass?: (name: string, graph: Graph) => void;
   report?: FusionReport;
@@ -72,8 +81,10 @@ export function runGraphPasses(graph: Graph, options: PipelineOptions = {}): Gra
 export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   options: PipelineOptions = {}): KernelProgram {
   const g = runGraphPasses(graph, options);
-  const layouts = timed('selectLayouts', () => selectLayouts(g, target));
-  const folds = timed('selectFolds', () => selectFolds(g));
+  const layouts = timed('selectLayouts', () =>
+    selectLayouts(g, target, options.quant, options.layoutNotes));
+  const folds = timed('selectFolds', () => selectFolds(g, layouts));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
-  return timed('lower', () => lower(g, plan, layouts, folds, target, options.fuse !== false));
+  return timed('lower', () => lower(g, plan, layouts, folds, target,
+    { tiledAttention: options.fuse !== false, quantKernels: options.quantKernels ?? 'int' }));
 }

@@ -11,7 +11,7 @@ import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
 import { outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
-import { chunkedStep } from '../types.js';
+import { chunkedStep, pipelineOptions } from '../types.js';
 import { preparedWeight } from '../weights.js';
 import { compileShared, evict } from './compile.js';
 import { renderC } from './render.js';
@@ -47,7 +47,7 @@ export async function compileNative(input: CompileInput, options: CompileOptions
   const target = options.target ?? detectTarget();
   const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
   const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext),
-    { fuse: options.fuse ?? true });
+    pipelineOptions(options));
   const source = renderC(program);
   if (debugLevel() >= 4) process.stderr.write(source);
   const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'];

@@ -13,12 +13,15 @@
 // so results do not depend on the thread count), anything else runs under `omp single`.
 
 import { assertNever } from '../../ir/diagnostics.js';
-import type { KExpr, KStmt, Kernel, KernelProgram, ScalarType } from '../../ir/kernel.js';
+import type { ElemType, KExpr, KStmt, Kernel, KernelProgram, ScalarType } from '../../ir/kernel.js';
+import { HALF1, quantHelpers } from './quant.js';
 
 const C_TYPE: Record<ScalarType, string> = { f32: 'float', f64: 'double', i32: 'int' };
+const ELEM: Record<ElemType, string> = { f32: 'float', i32: 'int32_t', i8: 'int8_t',
+  u8: 'uint8_t' };
 
-function vecType(lanes: number): string {
-  return `f32x${lanes}`;
+function vecType(lanes: number, type: ScalarType = 'f32'): string {
+  return `${type === 'i32' ? 'i32' : 'f32'}x${lanes}`;
 }
 
 function floatLiteral(value: number): string {
@@ -29,7 +32,7 @@ function floatLiteral(value: number): string {
 }
 
 const MATH: Record<string, string> = {
-  exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow',
+  exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow', abs: 'fabsf', round: 'rintf',
 };
 
 export function renderExpr(e: KExpr): string {
@@ -60,7 +63,17 @@ export function renderExpr(e: KExpr): string {
     case 'hsum':
       return e.lanes === 1 ? renderExpr(e.value) : `hsum${e.lanes}(${renderExpr(e.value)})`;
     case 'cast':
+      if (e.lanes !== undefined && e.lanes > 1) {
+        return `__builtin_convertvector(${renderExpr(e.value)}, ${vecType(e.lanes, e.to)})`;
+      }
       return `((${C_TYPE[e.to]})(${renderExpr(e.value)}))`;
+    case 'half':
+      return `half${e.lanes}(${e.buf} + ${renderExpr(e.index)})`;
+    case 'qdot':
+      return `qdot_${e.kind}_${e.lanes}(${e.w} + ${renderExpr(e.wAt)}, ${e.x} + ` +
+        `${renderExpr(e.xAt)}, ${renderExpr(e.xsum)})`;
+    case 'qvalue':
+      return `qval_${e.kind}_${e.lanes}(${e.w} + ${renderExpr(e.at)}, ${e.j})`;
     case 'lane':
       return `(${renderExpr(e.value)})[${e.index}]`;
     default:
@@ -80,7 +93,7 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
       return;
     }
     case 'let': {
-      const type = s.lanes === 1 ? C_TYPE[s.type] : vecType(s.lanes);
+      const type = s.lanes === 1 ? C_TYPE[s.type] : vecType(s.lanes, s.type);
       out.push(`${indent}${type} ${s.name} = ${renderExpr(s.value)};`);
       return;
     }
@@ -110,6 +123,10 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
     case 'comment':
       out.push(`${indent}// ${s.text}`);
       return;
+    case 'view':
+      out.push(`${indent}${ELEM[s.type]} *restrict ${s.name} = (${ELEM[s.type]} *)(${s.buf} + ` +
+        `${renderExpr(s.offset)});`);
+      return;
     default:
       assertNever(s, 'kernel statement');
   }
@@ -121,7 +138,7 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
  */
 function renderTopLevel(body: KStmt[], indent: string, lines: string[]): void {
   for (const s of body) {
-    if ((s.k === 'for' && s.parallel) || s.k === 'let') {
+    if ((s.k === 'for' && s.parallel) || s.k === 'let' || s.k === 'view') {
       renderStmt(s, indent, lines, true); // a local is computed by every thread alike
     } else if (s.k === 'if') {
       lines.push(`${indent}if (${renderExpr(s.cond.a)} ${s.cond.op} ${renderExpr(s.cond.b)}) {`);
@@ -140,10 +157,8 @@ function renderTopLevel(body: KStmt[], indent: string, lines: string[]): void {
 }
 
 function renderKernel(kernel: Kernel): string {
-  const params = kernel.params.map((p) => {
-    const type = p.type === 'i32' ? 'int32_t' : 'float';
-    return `${p.out ? '' : 'const '}${type} *restrict ${p.name}`;
-  });
+  const params = kernel.params.map((p) =>
+    `${p.out ? '' : 'const '}${ELEM[p.type]} *restrict ${p.name}`);
   const lines = [`// ${kernel.doc}`,
     `static void ${kernel.name}(${[...params, 'int n', 'int pos'].join(', ')}) {`];
   renderTopLevel(kernel.body, '  ', lines);
@@ -152,7 +167,7 @@ function renderKernel(kernel: Kernel): string {
 }
 
 /** Horizontal sums as a fixed pairwise tree: fast, and the same order on every call. */
-function prelude(lanesUsed: number[]): string {
+function prelude(lanesUsed: number[], program: KernelProgram): string {
   const lines = [
     '#include <math.h>',
     '#include <stdint.h>',
@@ -178,6 +193,13 @@ function prelude(lanesUsed: number[]): string {
       `  return hsum${half}(__builtin_shufflevector(v, v, ${lo}) + ` +
       `__builtin_shufflevector(v, v, ${hi}));`, '}');
   }
+  // quantized weights: helpers for the target's vector width (the only width they use)
+  const widths = lanesIn(program, ['half', 'qdot', 'qvalue']);
+  if (widths.length > 0) {
+    lines.push(HALF1);
+    const { target, vnni } = program.isa;
+    for (const l of widths.filter((w) => w > 1)) lines.push(quantHelpers(l, target, vnni));
+  }
   return lines.join('\n');
 }
 
@@ -187,13 +209,15 @@ function halves(lanes: number): number[] {
   return out;
 }
 
-function lanesIn(program: KernelProgram): number[] {
+/** Vector widths in the program (of the expressions of the given kinds, if given). */
+function lanesIn(program: KernelProgram, kinds?: string[]): number[] {
   const found = new Set<number>();
   const visit = (x: unknown): void => {
     if (Array.isArray(x)) return x.forEach(visit);
     if (x && typeof x === 'object') {
-      const lanes = (x as { lanes?: unknown }).lanes;
-      if (typeof lanes === 'number') found.add(lanes);
+      const { lanes, k } = x as { lanes?: unknown; k?: unknown };
+      const wanted = !kinds || kinds.includes(k as string);
+      if (typeof lanes === 'number' && wanted) found.add(lanes);
       Object.values(x).forEach(visit);
     }
   };
@@ -205,9 +229,12 @@ const REGION_BASE = { weights: 'W', states: 'S', arena: 'A', tokens: 'tokens', l
 
 function api(program: KernelProgram): string {
   const { weights, states, arena } = program.sizes;
+  const params = new Map(program.kernels.map((k) => [k.name, k.params]));
   const calls = program.calls.map((c) => {
-    const args = c.args.map((a) => (a.offset === 0 ? REGION_BASE[a.region]
-      : `${REGION_BASE[a.region]} + ${a.offset}`));
+    const args = c.args.map((a, i) => {
+      const at = a.offset === 0 ? REGION_BASE[a.region] : `${REGION_BASE[a.region]} + ${a.offset}`;
+      return params.get(c.kernel)?.[i]?.type === 'u8' ? `(const uint8_t *)(${at})` : at;
+    });
     return `    ${c.kernel}(${[...args, 'n', 'pos'].join(', ')});  // %${c.node}`;
   });
   return `
@@ -268,7 +295,7 @@ ${calls.join('\n')}
 export function renderC(program: KernelProgram): string {
   return [
     `/* generated by smelt: ${program.kernels.length} kernels, ${program.calls.length} calls */`,
-    prelude(lanesIn(program)),
+    prelude(lanesIn(program), program),
     '',
     ...program.kernels.map(renderKernel).flatMap((k) => [k, '']),
     api(program),

@@ -3,13 +3,13 @@
 // statement being rendered, with the address computations hoisted out of each.
 
 import { InternalError } from '../../ir/diagnostics.js';
-import type { KExpr, KStmt } from '../../ir/kernel.js';
+import type { ElemType, KExpr, KStmt } from '../../ir/kernel.js';
 import type { Expr, ValType, WasmModule } from './module.js';
 
 export type Binding =
   | { kind: 'var'; index: number; type: ValType; depth: number }
   /** `index` is the local holding the buffer's byte address. */
-  | { kind: 'buffer'; index: number; elem: 'f32' | 'i32'; depth: number };
+  | { kind: 'buffer'; index: number; elem: ElemType; depth: number };
 
 interface LoopFrame {
   depth: number;

@@ -14,7 +14,7 @@
 // every access with the same invariant part: V8 does not hoist them itself.
 
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
-import type { BinOp, KExpr } from '../../ir/kernel.js';
+import type { BinOp, ElemType, KExpr } from '../../ir/kernel.js';
 import type { FunctionContext } from './context.js';
 import { readsOf } from './context.js';
 import type { Arith, Expr, ValType } from './module.js';
@@ -29,7 +29,14 @@ const RANK: Record<ValType, number> = { i32: 0, f32: 1, f64: 2, v128: 3 };
 const unify = (a: ValType, b: ValType): ValType => (RANK[a] >= RANK[b] ? a : b);
 
 /** Math functions: argument and result type of the scalar form. */
-const MATH = { exp: 'f32', sqrt: 'f32', cos: 'f64', sin: 'f64', pow: 'f64' } as const;
+const MATH = { exp: 'f32', sqrt: 'f32', cos: 'f64', sin: 'f64', pow: 'f64', abs: 'f32',
+  round: 'f32' } as const;
+
+/** Bytes per element of a buffer. */
+export const ELEM_BYTES: Record<ElemType, number> = { f32: 4, i32: 4, i8: 1, u8: 1 };
+/** The wasm type a scalar element is read as. */
+const ELEM_VALUE: Record<ElemType, 'f32' | 'i32'> = { f32: 'f32', i32: 'i32', i8: 'i32',
+  u8: 'i32' };
 
 export function typeOf(ctx: FunctionContext, e: KExpr): ValType {
   switch (e.k) {
@@ -38,11 +45,14 @@ export function typeOf(ctx: FunctionContext, e: KExpr): ValType {
     case 'var': return ctx.variable(e.name).type;
     case 'bin': return unify(typeOf(ctx, e.a), typeOf(ctx, e.b));
     case 'call': return e.args.some((a) => typeOf(ctx, a) === 'v128') ? 'v128' : MATH[e.fn];
-    case 'load': return e.lanes === 1 ? ctx.buffer(e.buf).elem : vector(e.lanes);
+    case 'load': return e.lanes === 1 ? ELEM_VALUE[ctx.buffer(e.buf).elem] : vector(e.lanes);
     case 'splat': return e.lanes === 1 ? typeOf(ctx, e.value) : vector(e.lanes);
     case 'hsum': return e.lanes === 1 ? typeOf(ctx, e.value) : 'f32';
     case 'lane': return 'f32';
-    case 'cast': return e.to;
+    case 'cast': return e.lanes !== undefined && e.lanes > 1 ? vector(e.lanes) : e.to;
+    case 'half': return e.lanes === 1 ? 'f32' : vector(e.lanes);
+    case 'qdot': return vector(e.lanes);
+    case 'qvalue': return vector(e.lanes);
     default: return assertNever(e, 'kernel expression');
   }
 }
@@ -68,6 +78,8 @@ function emitAs(ctx: FunctionContext, e: KExpr, type: ValType): Expr {
     case 'call': return mathCall(ctx, e.fn, e.args, type);
     case 'load': {
       const { ptr, offset } = address(ctx, e.buf, e.index);
+      const elem = ctx.buffer(e.buf).elem;
+      if (elem === 'i8' || elem === 'u8') return w.loadSmall(elem, ptr, offset);
       return w.load(type as 'i32' | 'f32' | 'v128', ptr, offset);
     }
     case 'splat': {
@@ -81,7 +93,12 @@ function emitAs(ctx: FunctionContext, e: KExpr, type: ValType): Expr {
     }
     case 'hsum': return e.lanes === 1 ? emit(ctx, e.value) : hsum4(ctx, emit(ctx, e.value, 'v128'));
     case 'lane': return w.lane(emit(ctx, e.value, 'v128'), e.index);
-    case 'cast': return emit(ctx, e.value, e.to);
+    case 'cast':
+      if (e.lanes !== undefined && e.lanes > 1) return w.convertI32x4(emit(ctx, e.value, 'v128'));
+      return emit(ctx, e.value, e.to);
+    case 'half': return half(ctx, e);
+    case 'qdot': return qdot(ctx, e);
+    case 'qvalue': return qvalue(ctx, e);
     default: return assertNever(e, 'kernel expression');
   }
 }
@@ -96,11 +113,15 @@ function hsum4(ctx: FunctionContext, value: Expr): Expr {
   return w.arith('add', 'f32', w.lane(w.tee(s, halves, 'v128'), 0), w.lane(w.get(s, 'v128'), 1));
 }
 
-const ARITH: Readonly<Record<Exclude<BinOp, 'imin'>, Arith>> = { '+': 'add', '-': 'sub',
+const ARITH: Readonly<Record<Exclude<BinOp, 'imin' | '&' | '>>'>, Arith>> = { '+': 'add', '-': 'sub',
   '*': 'mul', '/': 'div', '%': 'rem', max: 'max', min: 'min' };
 
 function binary(ctx: FunctionContext, op: BinOp, a: KExpr, b: KExpr, type: ValType): Expr {
   const w = ctx.w;
+  if (op === '&' || op === '>>') {
+    if (type !== 'i32') throw new InternalError('wasm render', `${op} of ${type}`);
+    return w.bits(op === '&' ? 'and' : 'shr', emit(ctx, a, 'i32'), emit(ctx, b, 'i32'));
+  }
   // `a < b ? a : b` (imin, and i32 max/min, which wasm lacks): a select over two temporaries
   if (op === 'imin' || (type === 'i32' && (op === 'max' || op === 'min'))) {
     if (type === 'v128') throw new InternalError('wasm render', `vector ${op}`);
@@ -115,6 +136,10 @@ function mathCall(ctx: FunctionContext, fn: keyof typeof MATH, args: KExpr[], ty
   const w = ctx.w;
   const scalar = MATH[fn];
   if (fn === 'sqrt') return w.sqrt(type, emit(ctx, args[0]!, type));
+  if (fn === 'abs' || fn === 'round') {
+    const t = type === 'v128' ? 'v128' : 'f32';
+    return w.unary(fn === 'abs' ? 'abs' : 'nearest', t, emit(ctx, args[0]!, t));
+  }
   if (type === 'v128') {
     // lane by lane: exp of a vector (an epilogue's sigmoid, say)
     if (args.length !== 1) throw new InternalError('wasm render', `vector ${fn} of ${args.length}`);
@@ -191,7 +216,7 @@ export function address(ctx: FunctionContext, buf: string, index: KExpr): { ptr:
   const w = ctx.w;
   const base = ctx.buffer(buf);
   const terms = new Map<string, Term>();
-  const constant = linearize(ctx, index, 4, terms);
+  const constant = linearize(ctx, index, ELEM_BYTES[base.elem], terms);
   const all = [...terms.values()].filter((t) => t.coeff !== 0);
   // an immediate offset must not hide a pointer that is "negative" before it is added
   const offset = constant >= 0 && all.every((t) => t.coeff > 0) ? constant : 0;
@@ -211,4 +236,95 @@ export function address(ctx: FunctionContext, buf: string, index: KExpr): { ptr:
   }
   const moving = all.filter((t) => !fixed.includes(t));
   return { ptr: sum(ctx, w.get(hoisted, 'i32'), moving, 0), offset };
+}
+
+// quantized weights (see ir/layout.ts and backends/c/quant.ts for the C side)
+
+type Quant<K extends string> = Extract<KExpr, { k: K }>;
+
+/** A byte address held in a fresh local, so that it can be used many times. */
+function pinned(ctx: FunctionContext, buf: string, index: KExpr): { get: () => Expr;
+  set: Expr; offset: number } {
+  const w = ctx.w;
+  const { ptr, offset } = address(ctx, buf, index);
+  const local = ctx.local('i32');
+  return { get: () => w.get(local, 'i32'), set: w.set(local, ptr), offset };
+}
+
+/** f16 bits → f32: the 15 low bits moved up by 13 and scaled by 2^112, then the sign. */
+function half(ctx: FunctionContext, e: Quant<'half'>): Expr {
+  const w = ctx.w;
+  const { ptr, offset } = address(ctx, e.buf, e.index);
+  const h = ctx.local(e.lanes === 1 ? 'i32' : 'v128');
+  if (e.lanes === 1) {
+    const bits = w.bits('and', w.tee(h, w.loadSmall('u16', ptr, offset), 'i32'), w.i32(0x7fff));
+    const magnitude = w.arith('mul', 'f32', w.fromBits(w.arith('mul', 'i32', bits,
+      w.i32(1 << 13))), w.f32(2 ** 112));
+    return w.copysign(magnitude, w.arith('mul', 'i32', w.get(h, 'i32'), w.i32(1 << 16)));
+  }
+  vector(e.lanes);
+  const loaded = w.tee(h, w.load16x4(ptr, offset), 'v128');
+  const bits = w.ivec('shl', w.ivec('and', loaded, w.splatI32(w.i32(0x7fff))), w.i32(13));
+  const magnitude = w.arith('mul', 'v128', bits, w.convert(w.f32(2 ** 112), 'f32', 'v128'));
+  const sign = w.ivec('shl', w.ivec('and', w.get(h, 'v128'), w.splatI32(w.i32(0x8000))),
+    w.i32(16));
+  return w.ivec('or', magnitude, sign);
+}
+
+/**
+ * One block of L = 4 rows dotted with 32 int8: per group of 4 columns, the 16 weight bytes
+ * widen to two i16x8 (rows 0–1, rows 2–3) and i32x4.dot_i16x8_s against the 4 activations
+ * (widened, twice) gives each row's two pair sums; the pairs are added once per block.
+ */
+function qdot(ctx: FunctionContext, e: Quant<'qdot'>): Expr {
+  const w = ctx.w;
+  vector(e.lanes);
+  const wp = pinned(ctx, e.w, e.wAt);
+  const xp = pinned(ctx, e.x, e.xAt);
+  const [lo, hi, t] = [ctx.local('v128'), ctx.local('v128'), ctx.local('v128')];
+  const body: Expr[] = [wp.set, xp.set, w.set(lo, w.splatI32(w.i32(0))),
+    w.set(hi, w.splatI32(w.i32(0)))];
+  const xs = (byte: number) => w.widen(w.loadSplat(xp.get(), xp.offset + byte), 'low', true);
+  /** lo/hi += the 16 bytes `value` (local t) against activations at `byte`. */
+  const step = (value: Expr, signed: boolean, byte: number) => {
+    body.push(w.set(t, value));
+    for (const [acc, half] of [[lo, 'low'], [hi, 'high']] as const) {
+      body.push(w.set(acc, w.ivec('add', w.get(acc, 'v128'),
+        w.dot16(w.widen(w.get(t, 'v128'), half, signed), xs(byte)))));
+    }
+  };
+  const groups = e.kind === 'q8_0' ? 8 : 4;
+  for (let g = 0; g < groups; g++) {
+    const load = () => w.load('v128', wp.get(), wp.offset + 16 * g);
+    if (e.kind === 'q8_0') {
+      step(load(), true, 4 * g);
+    } else {
+      step(w.ivec('and', load(), w.splatI32(w.i32(0x0f0f0f0f))), false, 4 * g);
+      step(w.ivec('shr_u8', load(), w.i32(4)), false, 16 + 4 * g);
+    }
+  }
+  const pairs = (first: number) => w.shuffle(w.get(lo, 'v128'), w.get(hi, 'v128'),
+    [first, first + 2, first + 4, first + 6]);
+  let sum = w.ivec('add', pairs(0), pairs(1));
+  if (e.kind === 'q4_0') {
+    sum = w.ivec('sub', sum, w.splatI32(w.arith('mul', 'i32', emit(ctx, e.xsum, 'i32'), w.i32(8))));
+  }
+  return w.blockValue([...body, sum], 'v128');
+}
+
+/** Element j of a block for 4 rows, as f32: byte j mod 4 of each row's lane of its group. */
+function qvalue(ctx: FunctionContext, e: Quant<'qvalue'>): Expr {
+  const w = ctx.w;
+  vector(e.lanes);
+  const { ptr, offset } = address(ctx, e.w, e.at);
+  const j = e.j;
+  if (e.kind === 'q8_0') {
+    const v = w.load('v128', ptr, offset + (j >> 2) * 16);
+    const lane = w.ivec('shr_s', w.ivec('shl', v, w.i32(24 - 8 * (j & 3))), w.i32(24));
+    return w.convertI32x4(lane);
+  }
+  const v = w.load('v128', ptr, offset + ((j & 15) >> 2) * 16);
+  const nib = w.ivec('and', w.ivec('shr_u', v, w.i32(8 * (j & 3) + 4 * (j >> 4))),
+    w.splatI32(w.i32(15)));
+  return w.convertI32x4(w.ivec('sub', nib, w.splatI32(w.i32(8))));
 }

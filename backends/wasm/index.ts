@@ -22,7 +22,7 @@ import { cacheDir } from '../c/compile.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
 import { outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
-import { chunkedStep } from '../types.js';
+import { chunkedStep, pipelineOptions } from '../types.js';
 import { preparedWeight } from '../weights.js';
 import type { MemoryLayout } from './memory.js';
 import { adviseHugePages } from './hugepages.js';
@@ -62,8 +62,8 @@ function backendHash(): string {
 }
 
 /** Spec graph → kernel program → module binary, from the cache when it is there. */
-export async function buildWasm(input: CompileInput, options: { threads: number;
-  fuse?: boolean }): Promise<WasmBuild> {
+export async function buildWasm(input: CompileInput,
+  options: Omit<CompileOptions, 'target'>): Promise<WasmBuild> {
   const phases: Record<string, number> = {};
   let last = performance.now();
   const phase = (name: string) => {
@@ -77,7 +77,7 @@ export async function buildWasm(input: CompileInput, options: { threads: number;
   const first = last;
   const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
   const program = compileProgram(input.graph, TARGETS.wasm, Math.min(MAX_TOKENS, maxContext),
-    { fuse: options.fuse ?? true });
+    pipelineOptions(options));
   const layout = planLayout(program);
   pagesFor(layout, options.threads); // BACKEND704 when it cannot fit
   const threaded = options.threads > 1;
@@ -203,7 +203,7 @@ export const wasmBackend: Backend = {
   description: 'WebAssembly SIMD128 built with Binaryen, run by the JS engine (worker threads)',
   async compile(input: CompileInput, options: CompileOptions): Promise<Executable> {
     const threads = usableThreads(options.threads);
-    const build = await buildWasm(input, { threads, fuse: options.fuse });
+    const build = await buildWasm(input, { ...options, threads });
     const pages = pagesFor(build.layout, threads);
     const memory = new WebAssembly.Memory({ initial: pages, maximum: pages,
       shared: build.threaded });

@@ -171,6 +171,77 @@ export class WasmModule {
     return this.m.memory.fill(dest, this.m.i32.const(0), bytes);
   }
 
+  // integers and bytes (quantized weights)
+
+  /** i32 `&` and arithmetic `>>`. */
+  bits(op: 'and' | 'shr', a: Expr, b: Expr): Expr {
+    return op === 'and' ? this.m.i32.and(a, b) : this.m.i32.shr_s(a, b);
+  }
+
+  /** f32 |x| and rounding to nearest even (scalar or f32x4). */
+  unary(op: 'abs' | 'nearest', t: 'f32' | 'v128', value: Expr): Expr {
+    return (t === 'f32' ? this.m.f32 : this.m.f32x4)[op](value);
+  }
+
+  /** A byte (sign- or zero-extended) or an unsigned 16-bit half from memory, as an i32. */
+  loadSmall(kind: 'i8' | 'u8' | 'u16', ptr: Expr, offset: number): Expr {
+    const i = this.m.i32;
+    if (kind === 'u16') return i.load16_u(offset, 1, ptr);
+    return kind === 'i8' ? i.load8_s(offset, 1, ptr) : i.load8_u(offset, 1, ptr);
+  }
+
+  store8(ptr: Expr, offset: number, value: Expr): Expr {
+    return this.m.i32.store8(offset, 1, ptr, value);
+  }
+
+  /** Four u16 from memory, zero-extended to i32x4. */
+  load16x4(ptr: Expr, offset: number): Expr {
+    return this.m.v128.load16x4_u(offset, 1, ptr);
+  }
+
+  /** The f32 whose bits are the i32 `value`. */
+  fromBits(value: Expr): Expr {
+    return this.m.f32.reinterpret(value);
+  }
+
+  /** `magnitude` with the sign bit of the i32 `bits`. */
+  copysign(magnitude: Expr, bits: Expr): Expr {
+    return this.m.f32.copysign(magnitude, this.m.f32.reinterpret(bits));
+  }
+
+  /** i16x8 from the low or high 8 bytes of an i8x16, sign- or zero-extended. */
+  widen(value: Expr, half: 'low' | 'high', signed: boolean): Expr {
+    const i = this.m.i16x8;
+    if (half === 'low') return signed ? i.extend_low_i8x16_s(value) : i.extend_low_i8x16_u(value);
+    return signed ? i.extend_high_i8x16_s(value) : i.extend_high_i8x16_u(value);
+  }
+
+  /** i32x4.dot_i16x8_s: lane i = a[2i]·b[2i] + a[2i+1]·b[2i+1]. */
+  dot16(a: Expr, b: Expr): Expr {
+    return this.m.i32x4.dot_i16x8_s(a, b);
+  }
+
+  /** i32x4 lane-wise ops (shift counts are i32 scalars); `shr_u8` shifts each byte. */
+  ivec(op: 'add' | 'sub' | 'and' | 'or' | 'shl' | 'shr_s' | 'shr_u' | 'shr_u8', a: Expr,
+    b: Expr): Expr {
+    const m = this.m;
+    switch (op) {
+      case 'and': return m.v128.and(a, b);
+      case 'or': return m.v128.or(a, b);
+      case 'shr_u8': return m.i8x16.shr_u(a, b);
+      default: return m.i32x4[op](a, b);
+    }
+  }
+
+  splatI32(value: Expr): Expr {
+    return this.m.i32x4.splat(value);
+  }
+
+  /** f32x4 from i32x4 (exact for |x| < 2^24). */
+  convertI32x4(value: Expr): Expr {
+    return this.m.f32x4.convert_i32x4_s(value);
+  }
+
   // vectors of 4 f32
 
   lane(vec: Expr, index: number): Expr {
@@ -190,6 +261,11 @@ export class WasmModule {
 
   block(body: Expr[], label: string | null = null): Expr {
     return this.m.block(label, body, this.b.none);
+  }
+
+  /** A block whose last expression is its value. */
+  blockValue(body: Expr[], t: ValType): Expr {
+    return this.m.block(null, body, this.types[t]);
   }
 
   loop(label: string, body: Expr): Expr {

@@ -51,7 +51,9 @@ class KernelRenderer {
     return stmts.flatMap((s): Expr[] => {
       if (s.k === 'for' && s.parallel) return [...this.loop(s, true), barrier()];
       // locals and local arrays belong to each thread, as in C (never under `omp single`)
-      if (s.k === 'let' || s.k === 'array' || s.k === 'comment') return this.stmt(s);
+      if (s.k === 'let' || s.k === 'array' || s.k === 'comment' || s.k === 'view') {
+        return this.stmt(s);
+      }
       if (s.k === 'if') {
         const arm = (stmts: KStmt[]) => w.block(this.ctx.scoped(() => this.topLevel(stmts)));
         return [w.when(this.condition(s.cond), arm(s.then), s.else ? arm(s.else) : undefined)];
@@ -82,9 +84,19 @@ class KernelRenderer {
         return [w.set(b.index, emit(ctx, s.value, b.type))];
       }
       case 'store': {
-        const type = s.lanes === 1 ? ctx.buffer(s.buf).elem : vector(s.lanes);
+        const elem = ctx.buffer(s.buf).elem;
         const { ptr, offset } = address(ctx, s.buf, s.index);
+        if (s.lanes === 1 && (elem === 'i8' || elem === 'u8')) {
+          return [w.store8(ptr, offset, emit(ctx, s.value, 'i32'))];
+        }
+        const type = s.lanes === 1 ? elem as 'f32' | 'i32' : vector(s.lanes);
         return [w.store(type, ptr, offset, emit(ctx, s.value, type))];
+      }
+      case 'view': {
+        const index = ctx.local('i32');
+        const at = address(ctx, s.buf, s.offset);
+        ctx.bind(s.name, { kind: 'buffer', index, elem: s.type, depth: ctx.depth });
+        return [w.set(index, w.arith('add', 'i32', at.ptr, w.i32(at.offset)))];
       }
       case 'array': {
         const index = ctx.local('i32');

@@ -9,14 +9,18 @@ import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
 import {
-  add, call, div, float, hsum, int, load, local, loop, mod, mul, set, splat, store, sub, v,
+  add, band, call, div, float, hsum, int, load, local, loop, mod, mul, set, shr, splat, store,
+  sub, v,
 } from '../../ir/kernel.js';
+import type { Layout } from '../../ir/layout.js';
+import { panelBytes, quantBytes, scaleBytes } from '../../ir/layout.js';
 import type { OpKind } from '../../ir/ops.js';
 import type { Target } from '../../ir/target.js';
 import type { LayoutPlan } from '../layout.js';
 import { attention } from './attention.js';
 import { plainAttention } from './attention-plain.js';
 import { packedMatmul } from './matmul.js';
+import { quantMatmul } from './qmatmul.js';
 
 /** What a generator may look at besides its node. */
 export interface LowerContext {
@@ -27,12 +31,16 @@ export interface LowerContext {
   folds: ReadonlyMap<number, number>;
   /** FlashAttention-style tiles (default); false lowers the plain per-head kernel. */
   tiledAttention: boolean;
+  /** Quantized matmuls: integer dot products (default) or dequantized in registers. */
+  quantKernels: 'int' | 'float';
+  /** The most tokens one call takes (scratch is sized for it). */
+  maxTokens: number;
 }
 
 type Generator = (node: Node, ctx: LowerContext) => Kernel;
 
 export const out = (name = 'out'): KernelParam => ({ name, type: 'f32', out: true });
-export const arg = (name: string, type: 'f32' | 'i32' = 'f32'): KernelParam =>
+export const arg = (name: string, type: KernelParam['type'] = 'f32'): KernelParam =>
   ({ name, type, out: false });
 
 export function dim(node: Node, axis: number): number {
@@ -77,7 +85,7 @@ function loadScalar(at: (i: KExpr) => KExpr, i: KExpr): KExpr {
  */
 function matmul(node: Node, ctx: LowerContext): Kernel {
   const layout = ctx.layouts.get(node.inputs[1]!);
-  if (layout?.kind === 'panels') return packedMatmul(node, ctx, layout.lanes);
+  if (layout && layout.kind !== 'rows') return panelMatmul(node, ctx, layout);
   const { graph, target } = ctx;
   const [nOut, k] = graph.nodes[node.inputs[1]!]!.type.shape as [number, number];
   const { lanes } = target;
@@ -162,9 +170,64 @@ function rmsnorm(node: Node, { target }: LowerContext): Kernel {
   };
 }
 
+/** The matmul kernel for a weight in any panel layout. */
+function panelMatmul(node: Node, ctx: LowerContext, layout: Exclude<Layout, { kind: 'rows' }>) {
+  switch (layout.kind) {
+    case 'panels': return packedMatmul(node, ctx, layout.lanes);
+    case 'f16': return packedMatmul(node, ctx, layout.lanes, true);
+    case 'q8_0':
+    case 'q4_0': return quantMatmul(node, ctx, layout.kind, layout.lanes);
+    default: return assertNever(layout, 'layout');
+  }
+}
+
+/**
+ * A row of an encoded table: f16 panels (a half at ((row/L)·K + i)·L + row mod L), or a
+ * quantized panel (scale d of block i/32, then the byte and nibble ir/layout.ts says).
+ */
+function encodedEmbed(d: number, layout: Exclude<Layout, { kind: 'rows' | 'panels' }>): Kernel {
+  const L = layout.lanes;
+  const p = div(v('row'), L);
+  const l = mod(v('row'), L);
+  const at = add(mul(v('t'), d), v('i'));
+  let value: KExpr;
+  if (layout.kind === 'f16') {
+    value = { k: 'half', buf: 'table', index: mul(add(mul(add(mul(p, d), v('i')), L), l), 2),
+      lanes: 1 };
+  } else {
+    const base = mul(p, panelBytes(layout, d));
+    const b = shr(v('i'), 5);
+    const j = band(v('i'), 31);
+    const scale: KExpr = { k: 'half', buf: 'table', index: add(base, mul(add(mul(b, L), l), 2)),
+      lanes: 1 };
+    const quants = add(add(base, scaleBytes(L, d)), mul(b, quantBytes(layout.kind, L)));
+    const group = layout.kind === 'q8_0' ? shr(j, 2) : shr(band(j, 15), 2);
+    const byte = add(add(add(quants, mul(group, 4 * L)), mul(l, 4)), band(j, 3));
+    const q = layout.kind === 'q8_0' ? load('table_s8', byte)
+      : sub(band(shr(load('table', byte), mul(shr(j, 4), 4)), 15), 8);
+    value = mul({ k: 'cast', to: 'f32', value: q }, scale);
+  }
+  return {
+    name: `embed_${d}_${layout.kind}x${L}`,
+    doc: `out[n, ${d}] = table[ids[t], :] (table ${layout.kind} in panels of ${L})`,
+    params: [out(), arg('table', 'u8'), arg('ids', 'i32')],
+    body: [
+      ...(layout.kind === 'q8_0'
+        ? [{ k: 'view', name: 'table_s8', buf: 'table', offset: int(0), type: 'i8' } as KStmt]
+        : []),
+      loop('t', 0, v('n'), [
+        local('row', load('ids', v('t')), 'i32'),
+        loop('i', 0, d, [store('out', at, value)]),
+      ], { parallel: true })],
+  };
+}
+
 function embed(node: Node, { layouts }: LowerContext): Kernel {
   const d = dim(node, 1);
   const layout = layouts.get(node.inputs[0]!);
+  if (layout && layout.kind !== 'rows' && layout.kind !== 'panels') {
+    return encodedEmbed(d, layout);
+  }
   const lanes = layout?.kind === 'panels' ? layout.lanes : 0;
   // rows: table[row, i]; panels: table[row / L][i][row % L]
   const at = lanes === 0 ? add(mul(v('row'), d), v('i'))
@@ -255,10 +318,13 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
 function fusedMatmul(node: Node, ctx: LowerContext): Kernel {
   const w = node.inputs[node.op === 'matmul_add' ? 1 : 2]!;
   const layout = ctx.layouts.get(w);
-  if (layout?.kind !== 'panels') {
+  if (!layout || layout.kind === 'rows') {
     throw new InternalError('lower', `%${node.id} ${node.op} needs its weight in panels`);
   }
-  return packedMatmul(node, ctx, layout.lanes);
+  if (node.op === 'swiglu_matmul' && ctx.layouts.get(node.inputs[3]!)?.kind !== layout.kind) {
+    throw new InternalError('lower', `%${node.id} swiglu_matmul: gate and up differ in layout`);
+  }
+  return panelMatmul(node, ctx, layout);
 }
 
 function leaf(node: Node): Kernel {

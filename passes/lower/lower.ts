@@ -15,9 +15,15 @@ import type { LayoutPlan } from '../layout.js';
 import type { MemoryPlan } from '../memory.js';
 import { generatorFor } from './kernels.js';
 
+export interface LowerOptions {
+  tiledAttention?: boolean; // default true
+  quantKernels?: 'int' | 'float'; // default int
+}
+
 export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
-  folds: ReadonlyMap<number, number>, target: Target, tiledAttention = true): KernelProgram {
-  const ctx = { graph, target, layouts, folds, tiledAttention };
+  folds: ReadonlyMap<number, number>, target: Target, options: LowerOptions = {}): KernelProgram {
+  const ctx = { graph, target, layouts, folds, tiledAttention: options.tiledAttention ?? true,
+    quantKernels: options.quantKernels ?? 'int', maxTokens: plan.maxTokens };
   const kernels = new Map<string, { kernel: Kernel; text: string }>();
   const calls: KernelCall[] = [];
   // scratch is dead between kernels (each ends in a barrier): one block past the arena
@@ -56,5 +62,6 @@ export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
     })),
     maxTokens: plan.maxTokens,
     vocab: typeof vocab === 'number' ? vocab : 0,
+    isa: { target: target.name, vnni: target.features.vnni },
   };
 }

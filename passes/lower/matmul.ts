@@ -14,6 +14,8 @@
 // (block of C panels) × (tile of R tokens), an R × C register tile per weight, so every
 // weight vector loaded serves R tokens. Summation order depends on n = 1 or not, never on
 // the thread count. The last panel may be partial (N mod L rows): its lanes go one by one.
+// Weights in f16 panels run the same loops, each weight vector converted to f32 as loaded;
+// quantized panels (q8_0, q4_0) have their own kernels (qmatmul.ts) sharing the epilogue.
 
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
@@ -23,7 +25,7 @@ import {
 } from '../../ir/kernel.js';
 import type { LowerContext } from './kernels.js';
 
-interface Plan {
+export interface Plan {
   nOut: number; // N, output features
   k: number; // K, reduction length
   lanes: number; // L, rows per panel
@@ -32,12 +34,14 @@ interface Plan {
   norm?: number; // eps of a fused rmsnorm prologue
   folded: boolean; // the norm gain is already multiplied into the weights
   residual: boolean;
+  half: boolean; // weights in f16 panels (u8 buffers)
 }
 
-const P = (name: string, out = false): KernelParam => ({ name, type: 'f32', out });
+const P = (name: string, out = false, type: KernelParam['type'] = 'f32'): KernelParam =>
+  ({ name, type, out });
 
 /** The value one output lane gets from its accumulator(s), with the epilogue applied. */
-function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual: KExpr,
+export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual: KExpr,
   lanes: number): KExpr {
   const scaled = accs.map((a) => (scale ? mul(a, lanes === 1 ? scale : splat(scale, lanes)) : a));
   if (plan.weights.length === 2) {
@@ -48,7 +52,7 @@ function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual:
 }
 
 /** Stores a panel of outputs for token row `t`; a partial or nonlinear one lane by lane. */
-function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: KExpr): KStmt[] {
+export function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: KExpr): KStmt[] {
   const j0 = mul(panel, plan.lanes);
   const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
   const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
@@ -62,11 +66,13 @@ function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: K
   return [when(j0, '<', int(full), vector, perLane(plan.nOut % plan.lanes))];
 }
 
-const weightAt = (plan: Plan, w: string, panel: KExpr, k: KExpr) =>
-  load(w, mul(add(mul(panel, plan.k), k), plan.lanes), plan.lanes);
+const weightAt = (plan: Plan, w: string, panel: KExpr, k: KExpr): KExpr => plan.half
+  ? { k: 'half', buf: w, index: mul(add(mul(panel, plan.k), k), plan.lanes * 2),
+    lanes: plan.lanes }
+  : load(w, mul(add(mul(panel, plan.k), k), plan.lanes), plan.lanes);
 
 /** `scale<r>` = 1/√(mean(x[t]²) + eps), the rmsnorm of token row t, in a fixed order. */
-function normScale(plan: Plan, t: KExpr, name: string): KStmt[] {
+export function normScale(plan: Plan, t: KExpr, name: string): KStmt[] {
   if (plan.norm === undefined) return [];
   const body = plan.k - (plan.k % plan.lanes);
   const x = (i: KExpr, l: number) => load('x', add(mul(t, plan.k), i), l);
@@ -87,7 +93,7 @@ function normScale(plan: Plan, t: KExpr, name: string): KStmt[] {
 }
 
 /** x[t, k], times gain[k] when the norm is fused and its gain not folded into the weights. */
-function activation(plan: Plan, t: KExpr, k: KExpr): KExpr {
+export function activation(plan: Plan, t: KExpr, k: KExpr): KExpr {
   const x = load('x', add(mul(t, plan.k), k));
   return plan.norm === undefined || plan.folded ? x : mul(x, load('gain', k));
 }
@@ -172,14 +178,15 @@ function gemm(plan: Plan, rows: number, cols: number): KStmt {
   return loop('q', 0, mul(int(blocks), v('tiles')), task, { parallel: true });
 }
 
-const DOCS = {
+export const DOCS = {
   matmul: 'x · wᵀ',
   rms_matmul: 'rmsnorm(x, gain) · wᵀ',
   matmul_add: 'x · wᵀ + residual',
   swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
 } as const;
 
-export function packedMatmul(node: Node, ctx: LowerContext, lanes: number): Kernel {
+export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
+  half = false): Kernel {
   const op = node.op as keyof typeof DOCS;
   const wIndex = op === 'matmul' || op === 'matmul_add' ? 1 : 2;
   const weightIds = node.inputs.slice(wIndex, op === 'swiglu_matmul' ? 4 : wIndex + 1);
@@ -190,17 +197,19 @@ export function packedMatmul(node: Node, ctx: LowerContext, lanes: number): Kern
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
     residual: op === 'matmul_add',
     folded,
+    half,
     ...(op === 'rms_matmul' || op === 'swiglu_matmul' ? { norm: node.attrs.eps as number } : {}),
   };
   const { rows } = ctx.target.tile;
   const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
   const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
-    ...plan.weights.map((w) => P(w)), ...(plan.residual ? [P('residual')] : [])];
+    ...plan.weights.map((w) => P(w, false, half ? 'u8' : 'f32')), ...(plan.residual ? [P('residual')] : [])];
   const eps = plan.norm === undefined ? ''
     : `_eps${plan.norm}`.replace(/[.-]/g, '_') + (folded ? '_folded' : '');
   return {
-    name: `${op}_${nOut}x${k}${eps}_panels${lanes}`,
-    doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights in panels of ${lanes}`,
+    name: `${op}_${nOut}x${k}${eps}_${half ? 'f16x' : 'panels'}${lanes}`,
+    doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights in ${half ? 'f16 ' : ''}panels ` +
+      `of ${lanes}`,
     params,
     body: [when(v('n'), '==', int(1), [matvec(plan)], [
       local('tiles', div(add(v('n'), rows - 1), rows), 'i32'),

@@ -11,6 +11,8 @@
 import { dirname, isAbsolute, join } from 'node:path';
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
+import type { QuantPolicy, WeightDType } from '../../ir/layout.js';
+import { QUANT_POLICIES, WEIGHT_DTYPES } from '../../ir/layout.js';
 import type { Env, Value } from './expr.js';
 import { evalExpr } from './expr.js';
 import type { YamlNode } from './source.js';
@@ -29,6 +31,14 @@ export interface ModelSpec {
   params: Map<string, GivenParam>;
   /** The `params:` key, where a required param that is not set is reported. */
   loc: SourceLocation;
+  /** The `quant:` section: how weights are stored (see docs/spec.md). */
+  quant?: QuantSpec;
+}
+
+export interface QuantSpec {
+  policy?: QuantPolicy;
+  /** Per-weight encodings, by the architecture's weight names. */
+  weights: Record<string, WeightDType>;
 }
 
 export interface LoadedSpec {
@@ -50,7 +60,7 @@ export function loadSpec(path: string): LoadedSpec {
   const root = src.map(src.root, 'a spec (architecture or model file)');
   if (src.optional(root, 'model') === undefined) return { arch: loadArchitecture(src) };
 
-  src.onlyKeys(root, ['model', 'architecture', 'params'], 'a model file');
+  src.onlyKeys(root, ['model', 'architecture', 'params', 'quant'], 'a model file');
   const arch = loadNamedArchitecture(src, src.field(root, 'architecture', 'a model file'));
   const paramsNode = src.field(root, 'params', 'a model file');
   const params = new Map<string, GivenParam>();
@@ -60,7 +70,35 @@ export function loadSpec(path: string): LoadedSpec {
   }
   const name = String(src.scalar(src.field(root, 'model', 'a model file'), '`model`'));
   const loc = src.where(src.keyNode(root, 'params'));
-  return { arch, model: { name, file: path, params, loc } };
+  const quantNode = src.optional(root, 'quant');
+  const quant = quantNode === undefined ? undefined : loadQuant(src, quantNode, arch);
+  return { arch, model: { name, file: path, params, loc, ...(quant ? { quant } : {}) } };
+}
+
+/** `quant: { policy: q4_0, weights: { w2: q8_0 } }`, every value checked (SPEC107). */
+function loadQuant(src: SpecSource, node: YamlNode, arch: ArchSpec): QuantSpec {
+  const map = src.map(node, '`quant`');
+  src.onlyKeys(map, ['policy', 'weights'], '`quant`');
+  const oneOf = <T extends string>(value: YamlNode, what: string, allowed: readonly T[]): T => {
+    const v = src.string(value, what);
+    if (allowed.includes(v as T)) return v as T;
+    throw src.error('SPEC107', `${what} must be one of ${allowed.join(', ')}, got \`${v}\``, value);
+  };
+  const policyNode = src.optional(map, 'policy');
+  const weights: Record<string, WeightDType> = {};
+  const weightsNode = src.optional(map, 'weights');
+  const known = [...arch.weights, ...arch.layerWeights].map((w) => w.name);
+  if (weightsNode !== undefined) {
+    for (const { key, keyNode, value } of src.entries(src.map(weightsNode, '`quant.weights`'))) {
+      if (!known.includes(key)) {
+        throw src.error('SPEC107', `\`quant.weights\` names \`${key}\`, which architecture ` +
+          `${arch.name} does not declare (weights: ${known.join(', ')})`, keyNode);
+      }
+      weights[key] = oneOf(value, `the encoding of weight \`${key}\``, WEIGHT_DTYPES);
+    }
+  }
+  return { ...(policyNode ? { policy: oneOf(policyNode, '`quant.policy`', QUANT_POLICIES) } : {}),
+    weights };
 }
 
 function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {

@@ -1,0 +1,94 @@
+// Quantized layouts op by op: every backend and target against the reference interpreter
+// run on the weights the layout holds (quantized, then decoded), a prefill chunk then a
+// decode step. The float kernels (dequantize in registers) must match within f32 rounding;
+// the integer kernels also quantize activations to int8, so they are held to a bound, and
+// the c and wasm integer kernels — the same integer sums, rendered two ways — to each other.
+import { describe, expect, test } from '@jest/globals';
+import { backendNamed } from '../../backends/index.js';
+import type { CompileInput, CompileOptions } from '../../backends/index.js';
+import { ROWS } from '../../ir/layout.js';
+import { decode, encode } from '../../ir/quant.js';
+import type { Target } from '../../ir/target.js';
+import { TARGETS } from '../../ir/target.js';
+import type { QuantPolicy } from '../../passes/layout.js';
+import { selectLayouts } from '../../passes/layout.js';
+import { runGraphPasses } from '../../passes/pipeline.js';
+import { VOCAB, operandGraph } from '../backends/harness.js';
+
+const cases: [string, CompileInput][] = [
+  ['matmul 64→37', operandGraph('matmul', [{ act: 64 }, { weight: [37, 64] }], {})],
+  ['rms_matmul 64→20', operandGraph('rms_matmul', [{ act: 64 }, { weight: [64] },
+    { weight: [20, 64] }], { eps: 1e-5 })],
+  ['matmul_add 128→9', operandGraph('matmul_add', [{ act: 128 }, { weight: [9, 128] },
+    { act: 9 }], {})],
+  ['swiglu_matmul 64→33', operandGraph('swiglu_matmul', [{ act: 64 }, { weight: [64] },
+    { weight: [33, 64] }, { weight: [33, 64] }], { eps: 1e-5 })],
+  ['matmul 172→8 (f16 fallback)', operandGraph('matmul', [{ act: 172 }, { weight: [8, 172] }],
+    {})],
+];
+
+/** The weights as the layouts hold them: quantized or halved, then decoded to f32. */
+function heldWeights(input: CompileInput, policy: QuantPolicy): CompileInput {
+  const graph = runGraphPasses(input.graph);
+  const plan = selectLayouts(graph, TARGETS.avx512, { policy });
+  const weights = new Map(input.weights);
+  for (const node of graph.nodes) {
+    const kind = (plan.get(node.id) ?? ROWS).kind;
+    if (kind !== 'f16' && kind !== 'q8_0' && kind !== 'q4_0') continue;
+    const data = input.weights.get(node.name!)!;
+    weights.set(node.name!, decode(kind, encode(kind, data), data.length));
+  }
+  return { ...input, weights };
+}
+
+async function run(backend: string, input: CompileInput, options: Partial<CompileOptions>,
+  target?: Target): Promise<Float32Array> {
+  const exe = await backendNamed(backend).compile(input, { threads: 1, ...options,
+    ...(target ? { target } : {}) });
+  const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
+  const second = exe.forward(Int32Array.of(6), 7);
+  return Float32Array.from([...first, ...second]);
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  const scale = Math.max(1, ...b.map(Math.abs));
+  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
+}
+
+const POLICIES: QuantPolicy[] = ['f16', 'q8_0', 'q4_0'];
+const NATIVE = [['avx512', TARGETS.avx512], ['avx2', TARGETS.avx2],
+  ['scalar', TARGETS.scalar]] as const;
+
+// The narrower C targets are checked on the first two cases (compile time: ~0.3 s each).
+const targetsFor = (name: string) => (cases.slice(0, 2).some(([n]) => n === name) ? NATIVE
+  : NATIVE.slice(0, 1));
+
+describe.each(POLICIES)('%s layouts', (quant) => {
+  test.each(cases)('%s: float kernels match ref on c and wasm', async (name, input) => {
+    const expected = await run('ref', heldWeights(input, quant), {});
+    for (const [, target] of targetsFor(name)) {
+      const got = await run('c', input, { quant, quantKernels: 'float' }, target);
+      expect(maxDiff(got, expected)).toBeLessThan(1e-5);
+    }
+    expect(maxDiff(await run('wasm', input, { quant, quantKernels: 'float' }), expected))
+      .toBeLessThan(1e-5);
+  });
+
+  test.each(cases)('%s: int kernels within 2%% of ref; c and wasm agree', async (name, input) => {
+    const expected = await run('ref', heldWeights(input, quant), {});
+    const c = await run('c', input, { quant }, TARGETS.avx512);
+    expect(maxDiff(c, expected)).toBeLessThan(2e-2);
+    for (const [, target] of targetsFor(name).slice(1)) {
+      expect(maxDiff(await run('c', input, { quant }, target), c)).toBeLessThan(1e-5);
+    }
+    expect(maxDiff(await run('wasm', input, { quant }), c)).toBeLessThan(1e-5);
+  });
+
+  test.each(cases.slice(2, 3))('%s: 1 and 2 threads agree bit for bit', async (_, input) => {
+    for (const backend of ['c', 'wasm']) {
+      expect(await run(backend, input, { quant, threads: 2 }))
+        .toEqual(await run(backend, input, { quant }));
+    }
+  });
+});
