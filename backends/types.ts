@@ -4,6 +4,7 @@
 
 import { SmeltError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
+import type { StoredDType } from '../ir/quant.js';
 import type { Target } from '../ir/target.js';
 import type { QuantPolicy, WeightDType } from '../passes/layout.js';
 
@@ -13,6 +14,16 @@ export interface CompileInput {
   states: readonly { name: string; shape: readonly number[] }[];
   /** f32 data for every weight leaf, by leaf name, row-major. */
   weights: ReadonlyMap<string, Float32Array>;
+  /**
+   * The checkpoint's own bytes of weights stored encoded (f16, q8_0, q4_0 blocks, row-major
+   * as GGUF has them): a layout of the same encoding is packed from these, bit for bit.
+   */
+  encoded?: ReadonlyMap<string, EncodedWeight>;
+}
+
+export interface EncodedWeight {
+  dtype: StoredDType;
+  bytes: Uint8Array;
 }
 
 export interface CompileOptions {

@@ -100,7 +100,7 @@ export const cBackend: Backend = {
         `(${((weights + states + arena) * 4 / 2 ** 20).toFixed(1)} MiB)`);
     }
     for (const entry of program.weights) {
-      const data = preparedWeight(entry, input.weights);
+      const data = preparedWeight(entry, input.weights, input.encoded);
       lib.setWeights(handle, entry.offset, data, data.length);
     }
     return new NativeExecutable(lib, handle, { vocab: tokenLimit(input.graph),

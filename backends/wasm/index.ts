@@ -194,7 +194,7 @@ class WasmExecutable implements Executable {
 function copyWeights(memory: WebAssembly.Memory, build: WasmBuild, input: CompileInput): void {
   const heap = new Float32Array(memory.buffer, build.layout.weights, build.program.sizes.weights);
   for (const entry of build.program.weights) {
-    heap.set(preparedWeight(entry, input.weights), entry.offset);
+    heap.set(preparedWeight(entry, input.weights, input.encoded), entry.offset);
   }
 }
 

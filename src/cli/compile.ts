@@ -15,8 +15,10 @@ import type { KernelProgram } from '../../ir/kernel.js';
 import { targetNamed } from '../../ir/target.js';
 import { loadSpec, specGraph } from '../frontend/index.js';
 import { formatBytes } from './format.js';
+import type { QuantFlags } from './setup.js';
+import { quantOptions } from './setup.js';
 
-export interface CompileFlags {
+export interface CompileFlags extends QuantFlags {
   backend: string;
   out?: string;
   emitC?: boolean;
@@ -52,7 +54,7 @@ async function compileC(specPath: string, flags: CompileFlags): Promise<void> {
   const start = performance.now();
   const { program, source, compiled, target } = await compileNative(
     { graph: model.graph, states: model.states, weights: new Map() },
-    { threads: 1, target: targetNamed(flags.target) });
+    { threads: 1, target: targetNamed(flags.target), ...quantOptions(model, flags) });
   const seconds = (performance.now() - start) / 1000;
   if (flags.emitC) process.stdout.write(source);
   if (flags.out) {
@@ -68,7 +70,7 @@ async function compileWasm(specPath: string, flags: CompileFlags): Promise<void>
   const model = specGraph(loadSpec(specPath));
   const start = performance.now();
   const build = await buildWasm({ graph: model.graph, states: model.states,
-    weights: new Map() }, { threads: flags.threads });
+    weights: new Map() }, { threads: flags.threads, ...quantOptions(model, flags) });
   const seconds = (performance.now() - start) / 1000;
   if (flags.emitWat) process.stdout.write(await toWat(build.binary, build.threaded));
   if (flags.out) {

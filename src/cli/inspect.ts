@@ -1,8 +1,10 @@
 // `smelt inspect`: the bound hyperparameters and the graph IR of a spec; or, on request,
-// the memory plan (--memory), the fusion report (--fusion) or the IR after every pass.
+// the memory plan (--memory), the fusion report (--fusion), every weight's layout
+// (--layouts, for the --quant policy or the spec's `quant:`) or the IR after every pass.
 
 import { printGraph } from '../../ir/printer.js';
 import { targetNamed } from '../../ir/target.js';
+import type { LayoutNote, QuantOptions } from '../../passes/layout.js';
 import { selectLayouts } from '../../passes/layout.js';
 import { planMemory } from '../../passes/memory.js';
 import { runGraphPasses } from '../../passes/pipeline.js';
@@ -11,27 +13,35 @@ import { FUSES, isComputeOp } from '../../ir/ops.js';
 import type { ModelGraph } from '../frontend/index.js';
 import { loadSpec, specGraph } from '../frontend/index.js';
 import { formatBytes } from './format.js';
-import type { ModelFlags } from './setup.js';
-import { loadFromFlags } from './setup.js';
+import type { ModelFlags, QuantFlags } from './setup.js';
+import { loadFromFlags, quantOptions } from './setup.js';
 
-export interface InspectFlags extends ModelFlags {
+export interface InspectFlags extends ModelFlags, QuantFlags {
   memory?: boolean;
   fusion?: boolean;
+  layouts?: boolean;
   printAfterAll?: boolean;
   target: string;
   maxTokens: number;
 }
 
+function policy(model: ModelGraph, flags: InspectFlags): QuantOptions {
+  const { quant, quantWeights } = quantOptions(model, flags);
+  return { policy: quant ?? 'f32', ...(quantWeights ? { weights: quantWeights } : {}) };
+}
+
 function memoryReport(model: ModelGraph, flags: InspectFlags): string {
   const target = targetNamed(flags.target);
   const graph = runGraphPasses(model.graph);
-  const plan = planMemory(graph, flags.maxTokens, selectLayouts(graph, target));
+  const quant = policy(model, flags);
+  const plan = planMemory(graph, flags.maxTokens, selectLayouts(graph, target, quant));
   const f32 = (n: number) => formatBytes(n * 4);
   const contextLength = Math.min(...model.states.map((s) => s.shape[0]!));
   const perToken = plan.sizes.states / contextLength;
   const total = plan.sizes.weights + plan.sizes.states + plan.sizes.arena;
   return [
-    `weights    ${f32(plan.sizes.weights).padStart(10)}  (f32, ${model.slots.length} tensors, ` +
+    `weights    ${f32(plan.sizes.weights).padStart(10)}  (${quant.policy}, ` +
+      `${model.slots.length} tensors, ` +
       `target ${target.name})`,
     `KV cache   ${f32(plan.sizes.states).padStart(10)}  (${f32(perToken)} per token × ` +
       `${contextLength} positions)`,
@@ -39,6 +49,24 @@ function memoryReport(model: ModelGraph, flags: InspectFlags): string {
       `${flags.maxTokens}-token step)`,
     `total      ${f32(total).padStart(10)}`,
   ].join('\n') + '\n';
+}
+
+/** Every panel weight: its shape, layout (encoding × lanes) and why; then the totals. */
+function layoutReport(model: ModelGraph, flags: InspectFlags): string {
+  const target = targetNamed(flags.target);
+  const graph = runGraphPasses(model.graph);
+  const notes: LayoutNote[] = [];
+  const quant = policy(model, flags);
+  selectLayouts(graph, target, quant, notes);
+  const lines = [`${notes.length} matmul/embedding weights, policy ${quant.policy}, target ` +
+    `${target.name} (others stay f32 rows):`];
+  for (const n of notes) {
+    lines.push(`  ${n.weight.padEnd(22)} [${n.shape.join(', ')}]`.padEnd(40) +
+      ` ${n.layout.padEnd(10)} ${n.why}`);
+  }
+  const fallbacks = notes.filter((n) => n.why.startsWith('fallback')).length;
+  lines.push(`${fallbacks} fallback${fallbacks === 1 ? '' : 's'}`);
+  return lines.join('\n') + '\n';
 }
 
 /** Every kernel after fusion with the ops it contains, then every declined candidate. */
@@ -69,6 +97,10 @@ export function inspectCommand(specPath: string, flags: InspectFlags): void {
   }
   if (flags.fusion) {
     process.stdout.write(fusionReport(model));
+    return;
+  }
+  if (flags.layouts) {
+    process.stdout.write(layoutReport(model, flags));
     return;
   }
   if (flags.printAfterAll) {

@@ -8,6 +8,7 @@ import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
 import { inspectCommand } from './inspect.js';
 import { collect, int, number } from './options.js';
+import { QUANT_POLICIES } from '../../ir/layout.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
 
@@ -16,6 +17,18 @@ const program = new Command('smelt')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nEnvironment:\n' +
     Object.values(KNOBS).map((k) => `  ${k.name.padEnd(16)} ${k.doc}`).join('\n'));
+
+/** --quant (run, compile, inspect) and --quant-kernels (run, compile). */
+function quantOptions(cmd: Command, kernels = true): Command {
+  cmd.addOption(new Option('--quant <policy>', 'weight encodings (over the spec\'s `quant:`): ' +
+    'f32, f16, q8_0, q4_0, or mixed (q4_0 with V, FFN down and the classifier at q8_0)')
+    .choices(QUANT_POLICIES));
+  if (kernels) {
+    cmd.addOption(new Option('--quant-kernels <how>', 'quantized matmuls: int (int8 dot ' +
+      'products) or float (dequantized in registers)').choices(['int', 'float']));
+  }
+  return cmd;
+}
 
 function weightOptions(cmd: Command): Command {
   return cmd
@@ -26,7 +39,7 @@ function weightOptions(cmd: Command): Command {
       'checkpoint (repeatable), e.g. --param seq_len=4096', collect);
 }
 
-weightOptions(program.command('run')
+quantOptions(weightOptions(program.command('run')
   .description('generate text, streaming it, and report tokens/s')
   .argument('<spec>', 'model or architecture spec (YAML)'))
   .option('--prompt <text>', 'prompt text', '')
@@ -38,17 +51,18 @@ weightOptions(program.command('run')
   .addOption(new Option('--backend <name>', 'backend to run on: ref, c, wasm').default('ref'))
   .option('--threads <n>', 'threads (at most 1024)', int(1), 1)
   .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
-  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
+  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)'))
   .action(runCommand);
 
-weightOptions(program.command('inspect')
+quantOptions(weightOptions(program.command('inspect')
   .description('print the bound hyperparameters and the graph IR, or the memory plan')
   .argument('<spec>', 'model or architecture spec (YAML)'))
   .option('--memory', 'print weights, KV cache per token and arena sizes')
   .option('--fusion', 'print every kernel after fusion and every fusion declined, with why')
   .option('--print-after-all', 'print the graph IR after every pass')
   .option('--max-tokens <n>', 'tokens per step the arena is planned for', int(1), 128)
-  .option('--target <name>', 'target whose layouts to plan for', 'native')
+  .option('--layouts', 'print every weight\'s layout and encoding, with why')
+  .option('--target <name>', 'target whose layouts to plan for', 'native'), false)
   .action(inspectCommand);
 
 weightOptions(program.command('quantize')
@@ -59,7 +73,7 @@ weightOptions(program.command('quantize')
   .requiredOption('-o, --out <file>', 'the GGUF file to write')
   .action(quantizeCommand);
 
-program.command('compile')
+quantOptions(program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')
   .argument('<spec>', 'model spec (YAML)')
   .option('--backend <name>', 'backend to compile for: c, wasm', 'c')
@@ -68,7 +82,7 @@ program.command('compile')
   .option('--emit-wat', 'print the WebAssembly text form to stdout (wasm)')
   .option('--threads <n>', 'wasm: n > 1 builds the shared-memory module for worker threads',
     int(1), 1)
-  .option('--target <name>', 'c: native, avx512, avx2, scalar, wasm', 'native')
+  .option('--target <name>', 'c: native, avx512, avx2, scalar, wasm', 'native'))
   .action(compileCommand);
 
 // `smelt run … | head` closes stdout early: that is the reader's choice, not an error

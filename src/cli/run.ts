@@ -6,10 +6,10 @@ import { SmeltError } from '../../ir/diagnostics.js';
 import { targetNamed } from '../../ir/target.js';
 import { generate } from '../runtime/generate.js';
 import { compileInput } from '../runtime/load.js';
-import type { ModelFlags } from './setup.js';
-import { loadFromFlags, tokenizerFor } from './setup.js';
+import type { ModelFlags, QuantFlags } from './setup.js';
+import { loadFromFlags, quantOptions, tokenizerFor } from './setup.js';
 
-export interface RunFlags extends ModelFlags {
+export interface RunFlags extends ModelFlags, QuantFlags {
   prompt: string;
   steps: number;
   temperature: number;
@@ -48,8 +48,13 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
       'cores will be slower than one thread per core\n');
   }
   const target = targetNamed(flags.target);
+  const quant = quantOptions(loaded.model, flags);
+  if (backend.name === 'ref' && (quant.quant ?? 'f32') !== 'f32') {
+    process.stderr.write(`note: the ref backend interprets f32 weights; the ${quant.quant} ` +
+      'layouts apply to --backend c and wasm\n');
+  }
   const exe = await backend.compile(compileInput(loaded), { threads: flags.threads, target,
-    fuse: flags.fuse });
+    fuse: flags.fuse, ...quant });
 
   // the prompt is printed as the model reads it, then every token as it is chosen
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];

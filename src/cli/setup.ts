@@ -1,6 +1,9 @@
 // What `run` and `inspect` share: spec + weights + tokenizer, resolved from the flags.
 
 import { SmeltError } from '../../ir/diagnostics.js';
+import type { QuantPolicy } from '../../ir/layout.js';
+import type { CompileOptions } from '../../backends/index.js';
+import type { ModelGraph } from '../frontend/index.js';
 import type { GivenParam, LoadedSpec } from '../frontend/index.js';
 import { loadSpec } from '../frontend/index.js';
 import type { LoadedModel } from '../runtime/load.js';
@@ -48,6 +51,23 @@ export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel 
   throw new SmeltError('CLI501',
     'no weights: pass --weights FILE (GGUF, safetensors or llama2.c .bin) or ' +
     '--random-weights SEED');
+}
+
+export interface QuantFlags {
+  /** `--quant`: replaces the model file's whole `quant:` section. */
+  quant?: QuantPolicy;
+  quantKernels?: 'int' | 'float';
+}
+
+/** The compile options for weight encodings: the flags, else the model file's `quant:`. */
+export function quantOptions(model: ModelGraph, flags: QuantFlags): Pick<CompileOptions,
+  'quant' | 'quantWeights' | 'quantKernels'> {
+  const kernels = flags.quantKernels ? { quantKernels: flags.quantKernels } : {};
+  if (flags.quant) return { quant: flags.quant, ...kernels };
+  const spec = model.quant;
+  return { ...(spec?.policy ? { quant: spec.policy } : {}),
+    ...(spec && Object.keys(spec.weights).length > 0 ? { quantWeights: spec.weights } : {}),
+    ...kernels };
 }
 
 /** The tokenizer from --tokenizer, else the one embedded in a GGUF, else none. */

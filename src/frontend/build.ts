@@ -15,6 +15,7 @@ import { InternalError, SmeltError } from '../../ir/diagnostics.js';
 import type { Dim } from '../../ir/types.js';
 import { formatShape, shapeEquals } from '../../ir/types.js';
 import type { Env } from './expr.js';
+import type { QuantSpec } from './model.js';
 import { evalDim, evalExpr } from './expr.js';
 import { nearest } from './names.js';
 import { article } from './source.js';
@@ -35,6 +36,8 @@ export interface ModelGraph {
   slots: WeightSlot[];
   /** Leaf names of the persistent states (KV caches), with their shapes. */
   states: { name: string; shape: number[] }[];
+  /** The model file's `quant:` section, if it has one. */
+  quant?: QuantSpec;
 }
 
 type Scope = Map<string, number>;

@@ -12,7 +12,7 @@ import { checkSkipDims } from './format-check.js';
 import { bindParams, requireNumbers } from './model.js';
 
 export type { ModelGraph, WeightSlot } from './build.js';
-export type { LoadedSpec, GivenParam } from './model.js';
+export type { LoadedSpec, GivenParam, QuantSpec } from './model.js';
 export { loadSpec } from './model.js';
 
 /**
@@ -35,7 +35,7 @@ export function specGraph(spec: LoadedSpec, given = new Map<string, GivenParam>(
   checkSkipDims(spec.arch.formats, env);
   verify(model.graph, 'frontend');
   checkLogits(spec, model);
-  return model;
+  return spec.model?.quant ? { ...model, quant: spec.model.quant } : model;
 }
 
 /**

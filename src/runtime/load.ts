@@ -9,12 +9,13 @@
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import type { CompileInput } from '../../backends/index.js';
+import type { EncodedWeight } from '../../backends/types.js';
 import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend/index.js';
 import { specGraph } from '../frontend/index.js';
 import type { Env } from '../frontend/expr.js';
 import { evalDim } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
-import { tensorToF32 } from './weights/dequant.js';
+import { checkedBytes, tensorToF32 } from './weights/dequant.js';
 import { halvesToPairs } from './weights/permute.js';
 import { layoutLlama2c } from './weights/llama2c.js';
 import type { Llama2cHeader } from './weights/llama2c.js';
@@ -26,13 +27,16 @@ export interface LoadedModel {
   model: ModelGraph;
   /** f32 data of every weight leaf, by leaf name. */
   weights: Map<string, Float32Array>;
+  /** The file's bytes of weights it stores as f16, q8_0 or q4_0, by leaf name. */
+  encoded?: Map<string, EncodedWeight>;
   /** The GGUF/safetensors file, when the weights came from one (it may carry a vocabulary). */
   file?: WeightFile;
 }
 
 /** What a backend compiles: the graph, its states and the weight data. */
 export function compileInput(loaded: LoadedModel): CompileInput {
-  return { graph: loaded.model.graph, states: loaded.model.states, weights: loaded.weights };
+  return { graph: loaded.model.graph, states: loaded.model.states, weights: loaded.weights,
+    ...(loaded.encoded ? { encoded: loaded.encoded } : {}) };
 }
 
 export type WeightSource = { path: string } | { seed: number };
@@ -61,8 +65,12 @@ function tensorName(map: NameMap, slot: WeightSlot): string {
   return names.get(slot.decl.name)!.tensor.replaceAll('{layer}', String(slot.layer ?? ''));
 }
 
-/** Reads every weight of `model` from a named-tensor file (GGUF or safetensors). */
-function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<string, Float32Array> {
+/**
+ * Reads every weight of `model` from a named-tensor file (GGUF or safetensors), as f32, and
+ * into `encoded` the bytes of those stored as f16 / q8_0 / q4_0 (unpermuted).
+ */
+function readNamed(model: ModelGraph, file: WeightFile, map: NameMap,
+  encoded = new Map<string, EncodedWeight>()): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
   for (const slot of model.slots) {
     const name = tensorName(map, slot);
@@ -76,6 +84,9 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<strin
     }
     const data = tensorToF32(file, entry);
     const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
+    if (permute === undefined && ['f16', 'q8_0', 'q4_0'].includes(entry.dtype)) {
+      encoded.set(slot.name, { dtype: entry.dtype, bytes: checkedBytes(file, entry) });
+    }
     weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
       slot.shape[1]!, evalDim(permute.heads, model.env, 'permute_rope heads')));
   }
@@ -170,8 +181,9 @@ export function loadModel(spec: LoadedSpec, source: WeightSource): LoadedModel {
   switch (read.kind) {
     case 'gguf': {
       const model = specGraph(spec, ggufParams(spec, read.file), `GGUF metadata of ${source.path}`);
-      const weights = readNamed(model, read.file, formatMap(spec, 'gguf', source.path));
-      return { model, weights, file: read.file };
+      const encoded = new Map<string, EncodedWeight>();
+      const weights = readNamed(model, read.file, formatMap(spec, 'gguf', source.path), encoded);
+      return { model, weights, file: read.file, ...(encoded.size ? { encoded } : {}) };
     }
     case 'safetensors': {
       const model = specGraph(spec);

@@ -65,7 +65,7 @@ export function tensorToF32(file: WeightFile, entry: TensorEntry): Float32Array 
 }
 
 /** The tensor's bytes, after checking that its recorded size matches its shape and file. */
-function checkedBytes(file: WeightFile, entry: TensorEntry): Uint8Array {
+export function checkedBytes(file: WeightFile, entry: TensorEntry): Uint8Array {
   const expected = tensorByteLength(file.path, entry.name, entry.dtype, entry.shape);
   if (entry.byteLength !== expected) {
     throw new SmeltError(
