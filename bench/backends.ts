@@ -1,9 +1,11 @@
 // Backend benchmark: prefill and decode tokens/s of the native (c) and WebAssembly (wasm)
-// backends, for stories260K and a SmolLM-135M-shaped Llama (seeded random f32 weights),
-// 1 and 2 threads, against the machine's memory-bandwidth roofline (weight bytes read per
-// token ÷ measured read bandwidth); then what it costs to get a module for SmolLM-135M.
+// backends, for stories260K (f32) and a SmolLM-135M-shaped Llama (seeded random weights,
+// f32 and quantized: q8_0, q4_0 with integer kernels), 1 and 2 threads, against the
+// machine's memory-bandwidth roofline (weight bytes read per token ÷ measured read
+// bandwidth); then what it costs to get a module for SmolLM-135M.
 //
 //   npm run bench     BENCH_REPEAT=N repeats (default 5)   BENCH_BACKENDS=c,wasm
+//                     BENCH_QUANT=f32,q8_0,q4_0 (SmolLM policies)
 // Figures are medians over the repeats. Each backend's rounds run back to back: run in
 // alternation, one backend's idle thread pool (OpenMP spins for a while after a parallel
 // region) takes the cores the other one's threads need.
@@ -15,7 +17,12 @@ import { backendNamed } from '../backends/index.js';
 import type { Executable } from '../backends/index.js';
 import { compileNative } from '../backends/c/index.js';
 import { buildWasm } from '../backends/wasm/index.js';
+import type { QuantPolicy } from '../ir/layout.js';
+import { layoutSize } from '../ir/layout.js';
+import { TARGETS, detectTarget } from '../ir/target.js';
+import { compileProgram } from '../passes/pipeline.js';
 import { loadSpec, specGraph } from '../src/frontend/index.js';
+import type { LoadedModel } from '../src/runtime/load.js';
 import { compileInput, loadModel } from '../src/runtime/load.js';
 import { probe } from './probe.js';
 
@@ -24,6 +31,7 @@ const BACKENDS = (process.env.BENCH_BACKENDS ?? 'c,wasm').split(',');
 const PROMPT = 128;
 const GEN = 32;
 const THREADS = [1, 2];
+const QUANTS = (process.env.BENCH_QUANT ?? 'f32,q8_0,q4_0').split(',') as QuantPolicy[];
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -47,6 +55,7 @@ function round(exe: Executable, vocab: number): { prefill: number; decode: numbe
 
 interface Row {
   spec: string;
+  quant: QuantPolicy;
   backend: string;
   threads: number;
   prefill: number;
@@ -55,14 +64,30 @@ interface Row {
   weightMiB: number;
 }
 
-async function benchModel(spec: string, bandwidth: Record<number, number>): Promise<Row[]> {
+/**
+ * Weight bytes one decode step reads in `backend`'s layouts: every weight a matmul or norm
+ * reads, whole; a table only embeds read gives one row (not counted).
+ */
+function bytesPerToken(loaded: LoadedModel, backend: string, quant: QuantPolicy): number {
+  const target = backend === 'wasm' ? TARGETS.wasm : detectTarget();
+  const { graph } = loaded.model;
+  const program = compileProgram(graph, target, 1, { quant: { policy: quant } });
+  const gathered = new Set(graph.nodes.filter((n) => n.op === 'weight' && graph.nodes.every(
+    (m) => !m.inputs.includes(n.id) || m.op === 'embed')).map((n) => n.name));
+  return program.weights.filter((w) => !gathered.has(w.name)).reduce((sum, w) =>
+    sum + 4 * (w.shape.length === 2 ? layoutSize(w.layout, w.shape[0]!, w.shape[1]!)
+      : w.shape.reduce((a, b) => a * b, 1)), 0);
+}
+
+async function benchModel(spec: string, quant: QuantPolicy,
+  bandwidth: Record<number, number>): Promise<Row[]> {
   const loaded = loadModel(loadSpec(spec), { seed: 1 });
   const vocab = Number(loaded.model.env.get('vocab_size'));
-  const weightBytes = [...loaded.weights.values()].reduce((n, w) => n + w.byteLength, 0);
   const rows: Row[] = [];
   for (const threads of THREADS) {
     for (const backend of BACKENDS) {
-      const exe = await backendNamed(backend).compile(compileInput(loaded), { threads });
+      const weightBytes = bytesPerToken(loaded, backend, quant);
+      const exe = await backendNamed(backend).compile(compileInput(loaded), { threads, quant });
       const prefill: number[] = [];
       const decode: number[] = [];
       for (let r = 0; r <= REPEAT; r++) {
@@ -71,7 +96,8 @@ async function benchModel(spec: string, bandwidth: Record<number, number>): Prom
         prefill.push(got.prefill);
         decode.push(got.decode);
       }
-      rows.push({ spec, backend, threads, prefill: median(prefill), decode: median(decode),
+      rows.push({ spec, quant, backend, threads, prefill: median(prefill),
+        decode: median(decode),
         roofline: bandwidth[threads]! / weightBytes, weightMiB: weightBytes / 2 ** 20 });
     }
   }
@@ -104,18 +130,21 @@ console.log('machine: read bandwidth ' + THREADS.map((t) =>
   '; f32 FMA peak ' + THREADS.map((t) =>
   `${(ceilings.flopsPerSecond[t]! / 1e9).toFixed(0)} GFLOP/s (${t}T)`).join(', '));
 
-console.log('\n| model | backend | threads | prefill 128 tok/s | decode tok/s | decode roofline ' +
-  'tok/s | fraction | vs c (prefill, decode) | weights MiB |');
-console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
-for (const spec of ['specs/stories260k.yaml', 'specs/smollm-135m.yaml']) {
-  const rows = await benchModel(spec, ceilings.readBytesPerSecond);
+console.log('\n| model | weights | backend | threads | prefill 128 tok/s | decode tok/s | ' +
+  'decode roofline tok/s | fraction | vs c (prefill, decode) | MiB read per token |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+const MODELS: [string, QuantPolicy][] = [['specs/stories260k.yaml', 'f32'],
+  ...QUANTS.map((q): [string, QuantPolicy] => ['specs/smollm-135m.yaml', q])];
+for (const [spec, quant] of MODELS) {
+  const rows = await benchModel(spec, quant, ceilings.readBytesPerSecond);
   for (const r of rows) {
     const c = rows.find((x) => x.backend === 'c' && x.threads === r.threads);
     const vsC = c && r !== c ? `${(r.prefill / c.prefill * 100).toFixed(0)}%, ` +
       `${(r.decode / c.decode * 100).toFixed(0)}%` : '';
-    console.log(`| ${spec.replace(/^specs\/|\.yaml$/g, '')} | ${r.backend} | ${r.threads} | ` +
-      `${r.prefill.toFixed(1)} | ${r.decode.toFixed(1)} | ${r.roofline.toFixed(1)} | ` +
-      `${(r.decode / r.roofline * 100).toFixed(0)}% | ${vsC} | ${r.weightMiB.toFixed(1)} |`);
+    console.log(`| ${spec.replace(/^specs\/|\.yaml$/g, '')} | ${r.quant} | ${r.backend} | ` +
+      `${r.threads} | ${r.prefill.toFixed(1)} | ${r.decode.toFixed(1)} | ` +
+      `${r.roofline.toFixed(1)} | ${(r.decode / r.roofline * 100).toFixed(0)}% | ${vsC} | ` +
+      `${r.weightMiB.toFixed(1)} |`);
   }
 }
 

@@ -10,8 +10,9 @@
 //                        within ±127 so the 16-bit pair sums cannot saturate); q4_0: nibbles ×
 //                        x summed in 16 bits over a block (8 · 2 · 15 · 127 < 32768).
 //         scalar         plain loops over the bytes.
-//   half  the f16 bits moved into an f32 and scaled by 2^112: exact for normal and subnormal
-//         halves (inf/NaN are not expected in weights or scales).
+//   half  vcvtph2ps (avx512, avx2: F16C); elsewhere the f16 bits moved into an f32 and
+//         scaled by 2^112: exact for normal and subnormal halves (inf/NaN are not expected
+//         in weights or scales).
 
 /** The helper functions for vectors of `lanes` f32, for `target`. */
 export function quantHelpers(lanes: number, target: string, vnni: boolean): string {
@@ -19,13 +20,11 @@ export function quantHelpers(lanes: number, target: string, vnni: boolean): stri
   const lines = [
     `typedef int32_t i32x${L} __attribute__((vector_size(${L * 4}), aligned(4)));`,
     `typedef uint32_t u32x${L} __attribute__((vector_size(${L * 4}), aligned(4)));`,
-    `typedef uint16_t u16x${L} __attribute__((vector_size(${L * 2}), aligned(2)));`,
+    `typedef short i16x${L} __attribute__((vector_size(${L * 2}), aligned(2)));`,
     `static inline f32x${L} half${L}(const uint8_t *p) {`,
-    `  u16x${L} h;`,
+    `  i16x${L} h;`,
     '  memcpy(&h, p, sizeof h);',
-    `  u32x${L} b = __builtin_convertvector(h, u32x${L});`,
-    `  f32x${L} f = (f32x${L})((b & 0x7fffu) << 13) * 0x1p112f;`,
-    `  return (f32x${L})((u32x${L})f | ((b & 0x8000u) << 16));`,
+    ...halfBody(L, target),
     '}',
     `static inline f32x${L} qval_q8_0_${L}(const uint8_t *w, int j) {`,
     `  u32x${L} v = *(const u32x${L} *)(w + (j >> 2) * ${4 * L});`,
@@ -40,6 +39,19 @@ export function quantHelpers(lanes: number, target: string, vnni: boolean): stri
   else if (target === 'avx2' && L === 8) lines.push(...avx2Dots());
   else lines.push(...plainDots(L));
   return lines.join('\n');
+}
+
+/** The body of half<L>: vcvtph2ps where the target has it, else the bit moves. */
+function halfBody(L: number, target: string): string[] {
+  if (target === 'avx512' && L === 16) {
+    return ['  return __builtin_ia32_vcvtph2ps512_mask(h, (f32x16){0}, (unsigned short)-1, 4);'];
+  }
+  if (target === 'avx2' && L === 8) return ['  return __builtin_ia32_vcvtph2ps256(h);'];
+  return [
+    `  u32x${L} b = __builtin_convertvector(h, u32x${L}) & 0xffffu;`,
+    `  f32x${L} f = (f32x${L})((b & 0x7fffu) << 13) * 0x1p112f;`,
+    `  return (f32x${L})((u32x${L})f | ((b & 0x8000u) << 16));`,
+  ];
 }
 
 /** f16 bits → float, one value. */
