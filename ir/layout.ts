@@ -141,12 +141,15 @@ export function packEncoded(src: Uint8Array, layout: Layout, n: number, k: numbe
       out[p + (b * lanes + l) * 2 + 1] = src[at + 1]!;
       const q = p + scales + b * qb;
       if (layout.kind === 'q8_0') {
-        for (let j = 0; j < QK; j++) out[q + (j >> 2) * 4 * lanes + 4 * l + (j & 3)] = src[at + 2 + j]!;
+        for (let j = 0; j < QK; j++) {
+          out[q + (j >> 2) * 4 * lanes + 4 * l + (j & 3)] = src[at + 2 + j]!;
+        }
       } else {
         for (let j = 0; j < QK; j++) {
           const nib = j < 16 ? src[at + 2 + j]! & 15 : src[at + 2 + j - 16]! >> 4;
           const g = (j & 15) >> 2;
-          out[q + g * 4 * lanes + 4 * l + (j & 3)]! |= j < 16 ? nib : nib << 4;
+          const at4 = q + g * 4 * lanes + 4 * l + (j & 3);
+          out[at4] = out[at4]! | (j < 16 ? nib : nib << 4);
         }
       }
     }

@@ -113,7 +113,8 @@ function hsum4(ctx: FunctionContext, value: Expr): Expr {
   return w.arith('add', 'f32', w.lane(w.tee(s, halves, 'v128'), 0), w.lane(w.get(s, 'v128'), 1));
 }
 
-const ARITH: Readonly<Record<Exclude<BinOp, 'imin' | '&' | '>>'>, Arith>> = { '+': 'add', '-': 'sub',
+const ARITH: Readonly<Record<Exclude<BinOp, 'imin' | '&' | '>>'>, Arith>> = { '+': 'add',
+  '-': 'sub',
   '*': 'mul', '/': 'div', '%': 'rem', max: 'max', min: 'min' };
 
 function binary(ctx: FunctionContext, op: BinOp, a: KExpr, b: KExpr, type: ValType): Expr {

@@ -52,7 +52,8 @@ export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, re
 }
 
 /** Stores a panel of outputs for token row `t`; a partial or nonlinear one lane by lane. */
-export function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: KExpr): KStmt[] {
+export function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[],
+  scale?: KExpr): KStmt[] {
   const j0 = mul(panel, plan.lanes);
   const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
   const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
@@ -203,7 +204,8 @@ export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
   const { rows } = ctx.target.tile;
   const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
   const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
-    ...plan.weights.map((w) => P(w, false, half ? 'u8' : 'f32')), ...(plan.residual ? [P('residual')] : [])];
+    ...plan.weights.map((w) => P(w, false, half ? 'u8' : 'f32')),
+    ...(plan.residual ? [P('residual')] : [])];
   const eps = plan.norm === undefined ? ''
     : `_eps${plan.norm}`.replace(/[.-]/g, '_') + (folded ? '_folded' : '');
   return {

@@ -128,7 +128,9 @@ function tile(q: QPlan, rows: number, cols: number, t0: KExpr, p0: KExpr): KStmt
   const stmts: KStmt[] = [];
   for (let r = 0; r < rows; r++) stmts.push(...normScale(q, add(t0, r), `scale${r}`));
   q.weights.forEach((_, wi) => {
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) stmts.push(zeros(acc(wi, r, c), q.lanes));
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) stmts.push(zeros(acc(wi, r, c), q.lanes));
+    }
   });
   const inner: KStmt[] = [];
   q.weights.forEach((_, wi) => {

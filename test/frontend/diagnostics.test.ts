@@ -610,6 +610,40 @@ const CASES: Case[] = [
       '    |           ^^^^^^^^^^^^^^^^^^^^^^^^^^',
     ],
   },
+  {
+    name: 'an unknown quantization policy',
+    code: 'SPEC107',
+    model: ['  tied_output: true', '  tied_output: true\nquant:\n  policy: q3_k'],
+    expected: [
+      'model.yaml:16:11: error SPEC107: `quant.policy` must be one of f32, f16, q8_0, q4_0, ' +
+        'mixed, got `q3_k`',
+      ' 16 |   policy: q3_k',
+      '    |           ^^^^',
+    ],
+  },
+  {
+    name: 'a per-weight encoding that is not a weight dtype',
+    code: 'SPEC107',
+    model: ['  tied_output: true', '  tied_output: true\nquant:\n  weights: { w2: mixed }'],
+    expected: [
+      'model.yaml:16:18: error SPEC107: the encoding of weight `w2` must be one of f32, f16, ' +
+        'q8_0, q4_0, got `mixed`',
+      ' 16 |   weights: { w2: mixed }',
+      '    |                  ^^^^^',
+    ],
+  },
+  {
+    name: 'a per-weight encoding for a weight the architecture does not declare',
+    code: 'SPEC107',
+    model: ['  tied_output: true', '  tied_output: true\nquant:\n  weights:\n    w_down: q8_0'],
+    expected: [
+      'model.yaml:17:5: error SPEC107: `quant.weights` names `w_down`, which architecture ' +
+        'llama does not declare (weights: token_embedding, rms_final, output, rms_att, wq, ' +
+        'wk, wv, wo, rms_ffn, w1, w2, w3)',
+      ' 17 |     w_down: q8_0',
+      '    |     ^^^^^^',
+    ],
+  },
 ];
 
 describe('spec diagnostics', () => {
