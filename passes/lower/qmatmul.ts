@@ -12,7 +12,8 @@
 //
 // The norm gain of rms_matmul / swiglu_matmul is never folded into quantized weights (they
 // stay bit for bit what the checkpoint holds): it is applied to x before x is quantized
-// (int) or broadcast (float); the row scale 1/rms is applied in the epilogue, as for f32.
+// (int) or broadcast (float); the row scale 1/rms is applied in the epilogue, as for f32 —
+// computed once per token while quantizing (int), not again by every panel's task.
 // Decode (n = 1): one task per panel, two accumulators per weight (even and odd blocks).
 // Prefill: tasks of C panels × R tokens, an R × C register tile per weight.
 
@@ -49,15 +50,33 @@ const scalesAt = (q: QPlan, p: KExpr, b: KExpr) =>
 const scales = (q: QPlan, w: string, p: KExpr, b: KExpr): KExpr =>
   ({ k: 'half', buf: w, index: scalesAt(q, p, b), lanes: q.lanes });
 
-/** Scratch words: int8 rows [T, K], f32 scales [T, B], i32 sums [T, B]. */
-const scratchWords = (q: QPlan, tokens: number) => tokens * (q.k / 4 + 2 * q.blocks);
+/** Scratch words: int8 rows [T, K], f32 scales [T, B], i32 sums [T, B], row norms [T]. */
+const scratchWords = (q: QPlan, tokens: number) => tokens * (q.k / 4 + 2 * q.blocks + 1);
+
+/** The rmsnorm scale of token row t: computed once while quantizing (int), else per task. */
+function rowScale(q: QPlan, t: KExpr, name: string): KStmt[] {
+  if (q.norm === undefined) return [];
+  return q.int ? [local(name, load('ns', t))] : normScale(q, t, name);
+}
+
+/** ns[t] = 1/√(mean(x[t]²) + eps), in index order (int kernels, while quantizing). */
+function rowNorm(q: QPlan): KStmt[] {
+  if (q.norm === undefined) return [];
+  const x = load('x', add(mul(v('t'), q.k), v('k')));
+  return [
+    local('ss', float(0)),
+    loop('k', 0, q.k, [set('ss', add(v('ss'), mul(x, x)))]),
+    store('ns', v('t'), div(float(1), call('sqrt', add(div(v('ss'), float(q.k)),
+      float(q.norm))))),
+  ];
+}
 
 /** Quantizes every token row of (gain ·) x into the scratch views xq, dx, xs. */
 function quantizeRows(q: QPlan): KStmt {
   const a = (k: KExpr) => activation(q, v('t'), k);
   const at = add(mul(v('t'), q.k), add(mul(v('b'), QK), v('j')));
   const block = add(mul(v('t'), q.blocks), v('b'));
-  return loop('t', 0, v('n'), [loop('b', 0, q.blocks, [
+  return loop('t', 0, v('n'), [...rowNorm(q), loop('b', 0, q.blocks, [
     local('amax', float(0)),
     loop('j', 0, QK, [set('amax', max(v('amax'), call('abs', a(add(mul(v('b'), QK), v('j'))))))]),
     local('d', div(v('amax'), float(127))),
@@ -104,7 +123,7 @@ const scaleOf = (q: QPlan, name: string) => (q.norm === undefined ? undefined : 
 function matvec(q: QPlan): KStmt {
   const accs = q.weights.map((_, wi) => [`acc${wi}_0`, `acc${wi}_1`] as const);
   const even = q.blocks - (q.blocks % 2);
-  const stmts: KStmt[] = [...normScale(q, int(0), 'scale'),
+  const stmts: KStmt[] = [...rowScale(q, int(0), 'scale'),
     ...accs.flatMap(([a0, a1]) => [zeros(a0, q.lanes), zeros(a1, q.lanes)])];
   // two chains (even and odd blocks) so that two blocks are in flight
   const pair = q.weights.flatMap((_, wi) => [
@@ -126,7 +145,7 @@ function matvec(q: QPlan): KStmt {
 function tile(q: QPlan, rows: number, cols: number, t0: KExpr, p0: KExpr): KStmt[] {
   const acc = (w: number, r: number, c: number) => `acc${w}_${r}_${c}`;
   const stmts: KStmt[] = [];
-  for (let r = 0; r < rows; r++) stmts.push(...normScale(q, add(t0, r), `scale${r}`));
+  for (let r = 0; r < rows; r++) stmts.push(...rowScale(q, add(t0, r), `scale${r}`));
   q.weights.forEach((_, wi) => {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) stmts.push(zeros(acc(wi, r, c), q.lanes));
@@ -194,6 +213,8 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
     { k: 'view', name: 'xq', buf: 'scratch', offset: int(0), type: 'i8' },
     { k: 'view', name: 'dx', buf: 'scratch', offset: int(T * k / 4), type: 'f32' },
     { k: 'view', name: 'xs', buf: 'scratch', offset: int(T * (k / 4 + q.blocks)), type: 'i32' },
+    { k: 'view', name: 'ns', buf: 'scratch', offset: int(T * (k / 4 + 2 * q.blocks)),
+      type: 'f32' },
   ] : [];
   const eps = q.norm === undefined ? '' : `_eps${q.norm}`.replace(/[.-]/g, '_');
   const how = q.int ? 'int' : 'float';
