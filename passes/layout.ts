@@ -20,7 +20,8 @@
 // FFN down a matmul whose activation is a SwiGLU product (mul or swiglu_matmul). The
 // spec's `quant.weights` overrides the policy per weight name. A quantized choice for a
 // weight whose rows (reduction length) are not whole 32-element blocks falls back to f16,
-// and the report says which weight and why. The graph is not rewritten; the decision
+// and the report says which weight and why. The gate and up weights of one swiglu_matmul
+// share an encoding (the more precise of the two; noted). The graph is not rewritten; the decision
 // travels beside it to memory planning, lowering and the weight packer.
 
 import type { Graph, Node } from '../ir/graph.js';
@@ -109,29 +110,53 @@ function policyDType(options: QuantOptions, role: Role, name: string): [WeightDT
   return [p, `${p} policy`];
 }
 
+/** Most precise first: a SwiGLU pair whose two weights differ takes the first of these. */
+const PRECISION: readonly WeightDType[] = ['f32', 'f16', 'q8_0', 'q4_0'];
+
 export function selectLayouts(graph: Graph, target: Target,
   quant: QuantOptions = { policy: 'f32' }, notes?: LayoutNote[]): LayoutPlan {
   const consumers = consumersOf(graph);
-  const plan = new Map<number, Layout>();
-  const lanes = target.lanes;
+  const chosen = new Map<number, { dtype: WeightDType; why: string }>();
   for (const node of graph.nodes) {
     if (node.op !== 'weight') continue;
     const uses = consumers.get(node.id) ?? [];
     const shape = node.type.shape as number[];
     const packable = shape.length === 2 && uses.length > 0 && uses.every((u) =>
       isMatmulWeight(u.node.op, u.operand) || (u.node.op === 'embed' && u.operand === 0));
-    if (!packable) {
-      plan.set(node.id, ROWS);
-      continue;
-    }
+    if (!packable) continue;
     let [dtype, why] = policyDType(quant, roleOf(graph, node, consumers), node.name!);
     if ((dtype === 'q8_0' || dtype === 'q4_0') && shape[1]! % QK !== 0) {
       why = `fallback: rows of ${shape[1]} are not whole ${QK}-element ${dtype} blocks`;
       dtype = 'f16';
     }
-    const layout: Layout = dtype === 'f32' ? { kind: 'panels', lanes } : { kind: dtype, lanes };
+    chosen.set(node.id, { dtype, why });
+  }
+  // one swiglu_matmul kernel reads gate and up with the same loops: one encoding for both
+  for (const node of graph.nodes.filter((n) => n.op === 'swiglu_matmul')) {
+    const [gate, up] = [chosen.get(node.inputs[2]!)!, chosen.get(node.inputs[3]!)!];
+    if (gate.dtype === up.dtype) continue;
+    const dtype = PRECISION.find((d) => d === gate.dtype || d === up.dtype)!;
+    for (const [mine, other] of [[gate, 3], [up, 2]] as const) {
+      if (mine.dtype === dtype) continue;
+      mine.dtype = dtype;
+      mine.why += `; raised to ${dtype} like ${graph.nodes[node.inputs[other]!]!.name}, ` +
+        'its SwiGLU partner';
+    }
+  }
+  const plan = new Map<number, Layout>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'weight') continue;
+    const choice = chosen.get(node.id);
+    if (!choice) {
+      plan.set(node.id, ROWS);
+      continue;
+    }
+    const { dtype, why } = choice;
+    const layout: Layout = dtype === 'f32' ? { kind: 'panels', lanes: target.lanes }
+      : { kind: dtype, lanes: target.lanes };
     plan.set(node.id, layout);
-    notes?.push({ weight: node.name!, shape, layout: formatLayout(layout), why });
+    notes?.push({ weight: node.name!, shape: node.type.shape as number[],
+      layout: formatLayout(layout), why });
   }
   return plan;
 }
