@@ -16,6 +16,11 @@ export interface Target {
   lanes: number;
   /** Register tile of a matmul step (prefill): token rows × panels of `lanes` outputs. */
   tile: { rows: number; cols: number };
+  /**
+   * The tile of integer (quantized) matmuls: a block's unpacked weights must stay in
+   * registers beside it (docs/quantization.md has the measurements).
+   */
+  qtile: { rows: number; cols: number };
   /** Output rows per task in matrix-vector products (decode). */
   matvecRows: number;
   features: { fma: boolean; f16c: boolean; avx512: boolean; vnni: boolean };
@@ -27,22 +32,26 @@ export interface Target {
 
 export const TARGETS: Readonly<Record<Target['name'], Target>> = {
   avx512: {
-    name: 'avx512', lanes: 16, tile: { rows: 6, cols: 4 }, matvecRows: 4,
+    name: 'avx512', lanes: 16, tile: { rows: 6, cols: 4 }, qtile: { rows: 3, cols: 4 },
+    matvecRows: 4,
     features: { fma: true, f16c: true, avx512: true, vnni: true },
     cflags: ['-march=native', '-mprefer-vector-width=512'], l1Bytes: 48 << 10, l2Bytes: 2 << 20,
   },
   avx2: {
-    name: 'avx2', lanes: 8, tile: { rows: 3, cols: 3 }, matvecRows: 4,
+    name: 'avx2', lanes: 8, tile: { rows: 3, cols: 3 }, qtile: { rows: 3, cols: 3 },
+    matvecRows: 4,
     features: { fma: true, f16c: true, avx512: false, vnni: false },
     cflags: ['-mavx2', '-mfma', '-mf16c'], l1Bytes: 32 << 10, l2Bytes: 1 << 20,
   },
   scalar: {
-    name: 'scalar', lanes: 4, tile: { rows: 2, cols: 2 }, matvecRows: 2,
+    name: 'scalar', lanes: 4, tile: { rows: 2, cols: 2 }, qtile: { rows: 2, cols: 2 },
+    matvecRows: 2,
     features: { fma: false, f16c: false, avx512: false, vnni: false },
     cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
   },
   wasm: {
-    name: 'wasm', lanes: 4, tile: { rows: 2, cols: 4 }, matvecRows: 4,
+    name: 'wasm', lanes: 4, tile: { rows: 2, cols: 4 }, qtile: { rows: 1, cols: 2 },
+    matvecRows: 4,
     features: { fma: false, f16c: false, avx512: false, vnni: false },
     cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
   },
