@@ -9,6 +9,10 @@
 // rows. The graph is not rewritten; the decision travels beside it to memory planning and
 // lowering.
 // Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
+//
+// Caches: with tiled attention, the K cache [context, kv_width] is stored in panels of the
+// target's vector width too (keyCacheLayouts): a vector load is then one dimension of L
+// consecutive keys, and attention's scores need no horizontal sums.
 
 import type { Graph } from '../ir/graph.js';
 import type { Layout } from '../ir/layout.js';
@@ -80,4 +84,15 @@ export function selectFolds(graph: Graph): ReadonlyMap<number, number> {
     if (set !== 'no' && set.size === 1) folds.set(weight, [...set][0]!);
   }
   return folds;
+}
+
+/** panels(L) for every K cache that tiled attention reads (through its kv_write). */
+export function keyCacheLayouts(graph: Graph, target: Target): LayoutPlan {
+  const plan = new Map<number, Layout>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'attention') continue;
+    const write = graph.nodes[node.inputs[1]!]!;
+    if (write.op === 'kv_write') plan.set(write.inputs[0]!, { kind: 'panels', lanes: target.lanes });
+  }
+  return plan;
 }

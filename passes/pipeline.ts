@@ -19,7 +19,7 @@ import { debugLevel } from '../src/env.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
-import { selectFolds, selectLayouts } from './layout.js';
+import { keyCacheLayouts, selectFolds, selectLayouts } from './layout.js';
 import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
@@ -72,8 +72,10 @@ export function runGraphPasses(graph: Graph, options: PipelineOptions = {}): Gra
 export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   options: PipelineOptions = {}): KernelProgram {
   const g = runGraphPasses(graph, options);
-  const layouts = timed('selectLayouts', () => selectLayouts(g, target));
+  const tiled = options.fuse !== false;
+  const layouts = timed('selectLayouts', () => new Map([...selectLayouts(g, target),
+    ...(tiled ? keyCacheLayouts(g, target) : [])]));
   const folds = timed('selectFolds', () => selectFolds(g));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
-  return timed('lower', () => lower(g, plan, layouts, folds, target, options.fuse !== false));
+  return timed('lower', () => lower(g, plan, layouts, folds, target, tiled));
 }

@@ -28,8 +28,10 @@ function floatLiteral(value: number): string {
   return /[.e]/.test(text) ? `${text}f` : `${text}.0f`;
 }
 
+// exp and max dispatch on their argument's type (_Generic, see the prelude): a vector gets
+// the polynomial `vexp` / lane-wise `vmax`, a scalar libm's expf / fmaxf.
 const MATH: Record<string, string> = {
-  exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow',
+  exp: 'smelt_exp', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow',
 };
 
 export function renderExpr(e: KExpr): string {
@@ -41,8 +43,8 @@ export function renderExpr(e: KExpr): string {
     case 'var':
       return e.name;
     case 'bin':
-      if (e.op === 'max') return `fmaxf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
-      if (e.op === 'min') return `fminf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
+      if (e.op === 'max') return `smelt_max(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
+      if (e.op === 'min') return `smelt_min(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
       if (e.op === 'imin') {
         const [a, b] = [renderExpr(e.a), renderExpr(e.b)];
         return `(${a} < ${b} ? ${a} : ${b})`;
@@ -151,7 +153,10 @@ function renderKernel(kernel: Kernel): string {
   return lines.join('\n');
 }
 
-/** Horizontal sums as a fixed pairwise tree: fast, and the same order on every call. */
+/**
+ * Vector types, horizontal sums as a fixed pairwise tree (fast, and the same order on every
+ * call), and the vector forms of max, min and exp behind type-generic macros.
+ */
 function prelude(lanesUsed: number[]): string {
   const lines = [
     '#include <math.h>',
@@ -164,7 +169,8 @@ function prelude(lanesUsed: number[]): string {
   const all = [...new Set([...lanesUsed, ...lanesUsed.flatMap((l) => halves(l))])]
     .filter((l) => l > 1).sort((a, b) => a - b);
   for (const l of all) {
-    lines.push(`typedef float f32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`);
+    lines.push(`typedef float f32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`,
+      `typedef int32_t i32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`);
   }
   for (const l of all) {
     if (l === 2) {
@@ -178,7 +184,51 @@ function prelude(lanesUsed: number[]): string {
       `  return hsum${half}(__builtin_shufflevector(v, v, ${lo}) + ` +
       `__builtin_shufflevector(v, v, ${hi}));`, '}');
   }
+  const wide = all.filter((l) => l >= 4);
+  for (const l of wide) lines.push(...vectorMath(l));
+  // `_Generic` picks by the (unevaluated) first argument's type
+  const generic = (name: string, args: string, scalar: string, fn: string) =>
+    `#define ${name}(${args}) _Generic((a), ` +
+    [...wide.map((l) => `f32x${l}: ${fn}${l}`), `default: ${scalar}`].join(', ') + `)(${args})`;
+  lines.push(generic('smelt_exp', 'a', 'expf', 'vexp'), generic('smelt_max', 'a, b', 'fmaxf', 'vmax'),
+    generic('smelt_min', 'a, b', 'fminf', 'vmin'));
   return lines.join('\n');
+}
+
+/**
+ * Lane-wise max/min (by mask: a vector `?:` is C++ only) and exp. The exp is Cephes' expf
+ * polynomial, the same steps as the WASM backend's `exp4`: n = round(x·log2 e) by the
+ * 1.5·2²³ trick, r = x − n·ln 2 in two parts, a degree-6 polynomial in r, times 2ⁿ built in
+ * the exponent bits. Inputs are clamped to [−87.34, 88.02] (so 2ⁿ stays a normal float);
+ * below −87.34, exp(−∞) included, the result is 0. Relative error ≲ 2e−7.
+ */
+function vectorMath(l: number): string[] {
+  const f = `f32x${l}`;
+  const i = `i32x${l}`;
+  return [
+    `static inline ${f} vmax${l}(${f} a, ${f} b) {`,
+    `  ${i} m = a > b; return (${f})(((${i})a & m) | ((${i})b & ~m));`,
+    '}',
+    `static inline ${f} vmin${l}(${f} a, ${f} b) {`,
+    `  ${i} m = a < b; return (${f})(((${i})a & m) | ((${i})b & ~m));`,
+    '}',
+    `static inline ${f} vexp${l}(${f} x) {`,
+    `  const ${f} zero = {0};`,
+    `  ${i} live = x >= zero - 87.336544f;`,
+    `  x = vmin${l}(vmax${l}(x, zero - 87.336544f), zero + 88.02f);`,
+    `  ${f} n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;`,
+    `  ${f} r = (x - n * 0.693359375f) + n * 2.12194440e-4f;`,
+    `  ${f} p = zero + 1.9875691500e-4f;`,
+    '  p = p * r + 1.3981999507e-3f;',
+    '  p = p * r + 8.3334519073e-3f;',
+    '  p = p * r + 4.1665795894e-2f;',
+    '  p = p * r + 1.6666665459e-1f;',
+    '  p = p * r + 5.0000001201e-1f;',
+    '  p = (p * (r * r) + r) + 1.0f;',
+    `  ${i} e = (__builtin_convertvector(n, ${i}) + 127) << 23;`,
+    `  return (${f})((${i})(p * (${f})e) & live);`,
+    '}',
+  ];
 }
 
 function halves(lanes: number): number[] {

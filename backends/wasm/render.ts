@@ -5,6 +5,7 @@
 //   k:<name>  one function per distinct kernel: (buffer byte addresses…, n, pos)
 //   forward   (tokens, n, pos, logits) → calls every kernel in order: one step per call
 //   barrier   (threads) all threads meet; spins a while, then memory.atomic.wait32
+//   exp4      exp of a vector (vmath.ts)
 //
 // Loops are `if (i < end) loop { body; i += step; br_if (i < end) }` with the bound read
 // once (unless the body assigns a name it reads). With threads, every thread runs the same
@@ -20,6 +21,7 @@ import type { Expr, ValType } from './module.js';
 import { WasmModule } from './module.js';
 import { FunctionContext, assignedIn, readsOf } from './context.js';
 import { MATH_IMPORTS, address, emit, typeOf, vector } from './expr.js';
+import { renderExp4 } from './vmath.js';
 import type { MemoryLayout } from './memory.js';
 import { CONTROL, arrayBytes, pagesFor } from './memory.js';
 
@@ -245,6 +247,7 @@ export function renderModule(program: KernelProgram, layout: MemoryLayout,
     for (const g of ['wid', 'nthreads', 'scratch']) w.importGlobal(g);
     renderBarrier(w);
   }
+  renderExp4(w);
   for (const kernel of program.kernels) renderKernel(w, kernel, layout);
   renderForward(w, program, layout);
   return w;

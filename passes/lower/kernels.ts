@@ -8,6 +8,7 @@
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
+import { ROWS, formatLayout } from '../../ir/layout.js';
 import {
   add, call, div, float, hsum, int, load, local, loop, mod, mul, set, splat, store, sub, v,
 } from '../../ir/kernel.js';
@@ -218,16 +219,22 @@ function rope(node: Node): Kernel {
   };
 }
 
-function kvWrite(node: Node): Kernel {
+/** Appends the step's rows to a cache, row-major or in panels (tiled attention's K). */
+function kvWrite(node: Node, ctx: LowerContext): Kernel {
   const w = dim(node, 1);
+  const layout = ctx.layouts.get(node.inputs[0]!) ?? ROWS;
+  const p = add(v('pos'), v('t'));
+  const at = layout.kind === 'panels'
+    ? add(mul(add(mul(div(p, layout.lanes), w), v('i')), layout.lanes), mod(p, layout.lanes))
+    : add(mul(p, w), v('i'));
+  const name = formatLayout(layout);
   return {
-    name: `kv_write_${w}`,
-    doc: `cache[pos + t, :${w}] = x[t, :]`,
+    name: layout.kind === 'panels' ? `kv_write_${w}_${name}` : `kv_write_${w}`,
+    doc: `cache[pos + t, :${w}] = x[t, :] (${name})`,
     params: [out('cache'), arg('x')],
     inPlace: true,
     body: [loop('t', 0, v('n'), [loop('i', 0, w, [
-      store('cache', add(mul(add(v('pos'), v('t')), w), v('i')),
-        load('x', add(mul(v('t'), w), v('i')))),
+      store('cache', at, load('x', add(mul(v('t'), w), v('i')))),
     ])], { parallel: true })],
   };
 }
