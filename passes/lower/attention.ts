@@ -2,19 +2,21 @@
 //
 // The K cache is stored in panels of L positions (ir/layout.ts; chosen by keyCacheLayouts,
 // written so by kv_write): kp[p / L][c][p mod L] = k[p, c], so a vector load is dimension c
-// of L consecutive keys. Scores then need no horizontal sums: for a query row,
-// s[p..p+L] += q[c] · kp[p / L][c] over the head's c, a broadcast FMA per dimension, four key
-// vectors in flight, each streaming one contiguous panel. Values stay row-major, and the
-// weighted sum acc += e[p] · v[p, ·] is a broadcast FMA over the head's dimensions.
+// of L consecutive keys, and scores need no horizontal sums: s[p..p+L] += q[c]·kp[p / L][c]
+// over the head's c, a broadcast FMA per dimension. Values stay row-major, and the weighted
+// sum acc += e[p]·v[p, ·] is a broadcast FMA over the head's dimensions.
 //
 // Keys and values are visited in tiles of B positions. A task owns one kv head g and its
-// G = n_heads / n_kv_heads query heads for one or more tokens (its rows), so every K and V
-// tile it loads (B·head_size floats, L1-sized) serves all of them. Per row it keeps a
-// running max m, a running sum l and the weighted sum of values acc, rescaled by
-// exp(m_old − m_new) when a tile raises the max (the online softmax). Scores live only in
-// one row's [B] tile, never in a [seq, ctx] matrix. exp over a tile is the vector exp.
+// G = n_heads / n_kv_heads query heads for one or more tokens; its rows are (token, head).
+// All G heads of a token are computed together in register tiles (heads × key vectors for
+// scores, heads × value vectors for the sums, about CHAINS accumulators: enough FMA chains
+// in flight), so every K and V vector loaded serves all of them, and a whole K/V tile
+// (B·head_size floats, L1-sized) serves every token of the task. Per row it keeps a running
+// max m, a running sum l and the weighted sum of values acc, rescaled by exp(m_old − m_new)
+// when a tile raises the max (the online softmax). Scores live only in a [G, B] tile, never
+// in a [seq, ctx] matrix; their exponentials are the vector exp.
 //
-//   prefill (n > 1)  one task per (block of TQ tokens, kv head); a row's tile ends at its
+//   prefill (n > 1)  one task per (block of TQ tokens, kv head); a token's tile ends at its
 //                    causal limit pos + t + 1, so nothing is masked, only skipped
 //   decode  (n = 1)  split-KV: one task per (kv head, tile), each writing its partial
 //                    (m, l, acc) per head to scratch; a second parallel loop merges the

@@ -47,16 +47,14 @@ function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual:
   return plan.residual ? add(scaled[0]!, residual) : scaled[0]!;
 }
 
-/** Stores a panel of outputs for token row `t`; a partial or nonlinear one lane by lane. */
+/** Stores a panel of outputs for token row `t`; a partial one lane by lane. */
 function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[], scale?: KExpr): KStmt[] {
   const j0 = mul(panel, plan.lanes);
   const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
   const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
     epilogue(plan, accs.map((a) => lane(a, l)), scale, load('residual', at(l)), 1)));
-  const vector = plan.weights.length === 1
-    ? [store('out', at(0), epilogue(plan, accs, scale, load('residual', at(0), plan.lanes),
-      plan.lanes), plan.lanes)]
-    : perLane(plan.lanes);
+  const vector = [store('out', at(0), epilogue(plan, accs, scale,
+    load('residual', at(0), plan.lanes), plan.lanes), plan.lanes)];
   const full = plan.nOut - (plan.nOut % plan.lanes);
   if (full === plan.nOut) return vector;
   return [when(j0, '<', int(full), vector, perLane(plan.nOut % plan.lanes))];
