@@ -145,6 +145,7 @@ export const mul = bin('*');
 export const div = bin('/');
 export const mod = bin('%');
 export const max = bin('max');
+export const imin = bin('imin');
 export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
 export const load = (buf: string, index: KExpr, lanes = 1): KExpr =>
   ({ k: 'load', buf, index, lanes });

@@ -9,8 +9,8 @@
 // Keys and values are visited in tiles of B positions. A task owns one kv head g and its
 // G = n_heads / n_kv_heads query heads for one or more tokens; its rows are (token, head).
 // All G heads of a token are computed together in register tiles (heads × key vectors for
-// scores, heads × value vectors for the sums, about CHAINS accumulators: enough FMA chains
-// in flight), so every K and V vector loaded serves all of them, and a whole K/V tile
+// scores, heads × value vectors for the sums; as many accumulators as the target's matmul
+// tile: enough FMA chains in flight), so every K and V vector loaded serves all of them, and a whole K/V tile
 // (B·head_size floats, L1-sized) serves every token of the task. Per row it keeps a running
 // max m, a running sum l and the weighted sum of values acc, rescaled by exp(m_old − m_new)
 // when a tile raises the max (the online softmax). Scores live only in a [G, B] tile, never
@@ -28,8 +28,8 @@ import { InternalError } from '../../ir/diagnostics.js';
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel } from '../../ir/kernel.js';
 import {
-  add, call, div, float, hsum, int, lane, load, local, loop, max, mod, mul, set, splat, store,
-  sub, v, when,
+  add, call, div, float, hsum, imin, int, lane, load, local, loop, max, mod, mul, set, splat,
+  store, sub, v, when,
 } from '../../ir/kernel.js';
 import type { LowerContext } from './kernels.js';
 
@@ -37,8 +37,6 @@ import type { LowerContext } from './kernels.js';
 export const KV_TILE = 128;
 /** Query tokens per prefill task. */
 const TQ = 4;
-/** Accumulators a register tile aims for: enough FMA chains to hide the FMA latency. */
-const CHAINS = 12;
 /** Query heads in one register tile. */
 const MAX_HEADS = 4;
 
@@ -49,9 +47,10 @@ interface Shape {
   width: number; // heads × headSize
   kvWidth: number;
   lanes: number;
+  /** Accumulators a register tile aims for (the target's matmul tile): FMA chains in flight. */
+  chains: number;
 }
 
-const imin = (a: KExpr, b: KExpr): KExpr => ({ k: 'bin', op: 'imin', a, b });
 const range = (n: number, from = 0) => [...Array(n).keys()].map((i) => from + i);
 
 /** The group's heads 0..G−1 in register tiles of at most MAX_HEADS. */
@@ -98,7 +97,7 @@ function scores(s: Shape, qAt: (j: number) => KExpr): KStmt[] {
     ];
   };
   return headTiles(s).flatMap((heads, tile) => {
-    const vectors = Math.max(1, Math.floor(CHAINS / heads.length));
+    const vectors = Math.max(1, Math.floor(s.chains / heads.length));
     const chunked = `chunked${tile}`;
     return [
       local(chunked, sub(v('len'), mod(v('len'), vectors * L)), 'i32'),
@@ -177,7 +176,7 @@ function values(s: Shape, row: KExpr): KStmt[] {
     ];
   };
   return headTiles(s).flatMap((heads) => {
-    const perSweep = Math.max(1, Math.floor(CHAINS / heads.length));
+    const perSweep = Math.max(1, Math.floor(s.chains / heads.length));
     const stmts: KStmt[] = [];
     for (let d0 = 0; d0 < body; d0 += perSweep * L) {
       const dims = range(Math.min(perSweep, (body - d0) / L)).map((u) => d0 + u * L);
@@ -299,7 +298,8 @@ export function attention(node: Node, { graph, target, layouts }: LowerContext):
     throw new InternalError('lower', `%${node.id} attention needs its K cache in panels`);
   }
   const s: Shape = { heads, group: heads / kvHeads, headSize, width,
-    kvWidth: headSize * kvHeads, lanes: target.lanes };
+    kvWidth: headSize * kvHeads, lanes: target.lanes,
+    chains: target.tile.rows * target.tile.cols };
   const splits = Math.ceil(context / KV_TILE);
   return {
     name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}`,
