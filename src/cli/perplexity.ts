@@ -101,8 +101,8 @@ function checkComparable(test: LoadedModel, reference: LoadedModel, flags: Perpl
   if (at >= 0 || theirs.length !== tokens.length) {
     const where = at >= 0 ? at : Math.min(tokens.length, theirs.length);
     throw new SmeltError('EVAL803', `${weightsName(flags)} and ${flags.against} tokenize ` +
-      `${flags.text} differently: token ${where} is ${tokens[where] ?? 'past the end'} and ` +
-      `${theirs[where] ?? 'past the end'}`);
+      `${flags.text} differently: token ${where} is ${tokens[where] ?? 'past the end'} in the ` +
+      `first, ${theirs[where] ?? 'past the end'} in the second`);
   }
 }
 
