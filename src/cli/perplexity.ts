@@ -63,11 +63,13 @@ export async function perplexityCommand(specPath: string, flags: PerplexityFlags
   const report = { text: flags.text, tokens: tokens.length, ctx, stride, windows: plan.length,
     backend: backend.name, weights: weightsName(flags), against: flags.against, seconds,
     ...result };
-  process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n' : describe(report));
-  const rate = seconds > 0 ? `${(result.fed * (refExe ? 2 : 1) / seconds).toFixed(0)} tok/s`
-    : '—';
-  process.stderr.write(`${backend.name}: ${result.fed} positions fed per model in ` +
-    `${seconds.toFixed(2)} s (${rate})\n`);
+  process.stdout.write(flags.json ? JSON.stringify(report, null, 2) + '\n'
+    : formatReport(report));
+  const models = refExe ? 2 : 1;
+  const rate = seconds > 0 ? `${(result.fed * models / seconds).toFixed(0)} tok/s` : '—';
+  process.stderr.write(`${backend.name}: ${result.fed} positions fed ` +
+    `${models > 1 ? 'to each model ' : ''}in ${seconds.toFixed(2)} s (${rate}` +
+    `${models > 1 ? ' in all' : ''})\n`);
 }
 
 function weightsName(flags: PerplexityFlags): string {
@@ -142,7 +144,7 @@ function scoreWithProgress(tokens: Int32Array, plan: ReturnType<typeof windows>,
   bar.start(tokens.length - 1, 0, { ppl: '—' });
   try {
     return evaluate(tokens, plan, test, reference, {
-      onProgress: (scored, nll) => bar.update(scored, { ppl: Math.exp(nll.mean).toFixed(3) }),
+      onProgress: (scored, nll) => bar.update(scored, { ppl: Math.exp(nll).toFixed(3) }),
     });
   } finally {
     bar.stop();
@@ -160,7 +162,7 @@ interface Report extends QualityResult {
 }
 
 /** The human-readable report: one figure per line, each with its unit. */
-function describe(r: Report): string {
+function formatReport(r: Report): string {
   const ppl = (p: QualityResult['test']) =>
     `${p.perplexity.toFixed(4)} (NLL ${p.nll.toFixed(4)} ± ${p.nllStderr.toFixed(4)} nats/token)`;
   const lines = [

@@ -35,7 +35,8 @@ describe('smelt perplexity', () => {
     expect(report.comparison.klMean).toBeGreaterThan(0);
     expect(report.comparison.klMean).toBeLessThan(1e-3);
     expect(report.comparison.top1Fraction).toBeGreaterThan(0.97);
-    expect(r.stderr).toMatch(/^c: 2688 positions fed per model in [\d.]+ s \(\d+ tok\/s\)\n$/);
+    expect(r.stderr).toMatch(
+      /^c: 2688 positions fed to each model in [\d.]+ s \(\d+ tok\/s in all\)\n$/);
   });
 
   test('the f32 model against itself: the text report, KL 0 and top-1 100%', () => {

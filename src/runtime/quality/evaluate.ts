@@ -66,12 +66,9 @@ export interface QualityResult {
 }
 
 export interface EvaluateOptions {
-  /** Called after each chunk with the number of predictions scored so far. */
-  onProgress?: (scored: number, test: MeanAccumulatorView) => void;
+  /** Called after each chunk with the predictions scored so far and their mean NLL. */
+  onProgress?: (scored: number, meanNll: number) => void;
 }
-
-/** What progress reports see of the running NLL. */
-export type MeanAccumulatorView = Pick<MeanAccumulator, 'mean' | 'count'>;
 
 function perplexityOf(nll: MeanAccumulator): Perplexity {
   return { perplexity: Math.exp(nll.mean), nll: nll.mean, nllStderr: nll.stderr };
@@ -82,11 +79,43 @@ function quantile(sorted: Float64Array, q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
 }
 
-function comparisonOf(kl: MeanAccumulator, values: Float64Array, top1: number): Comparison {
-  const sorted = values.slice().sort();
-  return { klMean: kl.mean, klStderr: kl.stderr, klMedian: quantile(sorted, 0.5),
-    klP99: quantile(sorted, 0.99), klMax: sorted[sorted.length - 1]!, top1,
-    top1Fraction: top1 / sorted.length };
+/** The running sums of one evaluation, fed one logits row (or pair of rows) at a time. */
+class Scores {
+  readonly nllTest = new MeanAccumulator();
+  private readonly nllRef = new MeanAccumulator();
+  private readonly kl = new MeanAccumulator();
+  private readonly klValues: Float64Array; // (predictions) for the median and percentile
+  private top1 = 0;
+
+  constructor(predictions: number, private readonly compare: boolean) {
+    this.klValues = new Float64Array(compare ? predictions : 0);
+  }
+
+  /** One prediction of `target`: q from the tested model, p from the reference if any. */
+  add(target: number, q: Float32Array, p?: Float32Array): void {
+    const lseQ = logSumExp(q);
+    this.nllTest.add(lseQ - q[target]!);
+    if (!p) return;
+    const lseP = logSumExp(p);
+    this.nllRef.add(lseP - p[target]!);
+    const d = klDivergence(p, lseP, q, lseQ);
+    this.klValues[this.kl.count] = d;
+    this.kl.add(d);
+    if (argmax(p) === argmax(q)) this.top1++;
+  }
+
+  result(fed: number): QualityResult {
+    const result: QualityResult = { scored: this.nllTest.count, fed,
+      test: perplexityOf(this.nllTest) };
+    if (!this.compare) return result;
+    const sorted = this.klValues.slice(0, this.kl.count).sort();
+    result.reference = perplexityOf(this.nllRef);
+    result.comparison = { klMean: this.kl.mean, klStderr: this.kl.stderr,
+      klMedian: quantile(sorted, 0.5), klP99: quantile(sorted, 0.99),
+      klMax: sorted[sorted.length - 1]!, top1: this.top1,
+      top1Fraction: this.top1 / this.kl.count };
+    return result;
+  }
 }
 
 /**
@@ -95,18 +124,14 @@ function comparisonOf(kl: MeanAccumulator, values: Float64Array, top1: number): 
  */
 export function evaluate(tokens: Int32Array, plan: readonly Window[], test: Executable,
   reference?: Executable, options: EvaluateOptions = {}): QualityResult {
-  const nllTest = new MeanAccumulator();
-  const nllRef = new MeanAccumulator();
-  const kl = new MeanAccumulator();
-  const klValues = new Float64Array(reference ? tokens.length - 1 : 0);
-  let top1 = 0;
+  const scores = new Scores(tokens.length - 1, reference !== undefined);
   let fed = 0;
-  let chunkRows = MAX_CHUNK_ROWS;
+  let chunkRows = 1; // until the first step tells the width of a logits row
 
   for (const w of plan) {
     test.reset();
     reference?.reset();
-    for (let at = w.start; at < w.end; at += chunkRows) {
+    for (let at = w.start; at < w.end;) {
       // one chunk of the window, fed at its position within the window
       const chunk = tokens.subarray(at, Math.min(at + chunkRows, w.end));
       const testLogits = test.forward(chunk, at - w.start);
@@ -116,34 +141,18 @@ export function evaluate(tokens: Int32Array, plan: readonly Window[], test: Exec
         throw new InternalError('perplexity', `logits of ${testLogits.length} and ` +
           `${refLogits.length} floats for one chunk: vocabularies were not checked`);
       }
-      fed += chunk.length;
-      chunkRows = Math.max(1, Math.min(MAX_CHUNK_ROWS, Math.floor(CHUNK_FLOATS / vocab)));
 
-      // the rows this window scores: each predicts the token after it
+      // the rows this window scores: row r predicts token r + 1
+      const row = (logits: Float32Array, r: number) =>
+        logits.subarray((r - at) * vocab, (r - at + 1) * vocab);
       for (let r = Math.max(at, w.scoreFrom); r < at + chunk.length; r++) {
-        const target = tokens[r + 1]!;
-        const row = (logits: Float32Array) => logits.subarray((r - at) * vocab,
-          (r - at + 1) * vocab);
-        const q = row(testLogits);
-        const lseQ = logSumExp(q);
-        nllTest.add(lseQ - q[target]!);
-        if (!refLogits) continue;
-        const p = row(refLogits);
-        const lseP = logSumExp(p);
-        nllRef.add(lseP - p[target]!);
-        const d = klDivergence(p, lseP, q, lseQ);
-        klValues[kl.count] = d;
-        kl.add(d);
-        if (argmax(p) === argmax(q)) top1++;
+        scores.add(tokens[r + 1]!, row(testLogits, r), refLogits && row(refLogits, r));
       }
-      options.onProgress?.(nllTest.count, nllTest);
+      options.onProgress?.(scores.nllTest.count, scores.nllTest.mean);
+      fed += chunk.length;
+      at += chunk.length;
+      chunkRows = Math.max(1, Math.min(MAX_CHUNK_ROWS, Math.floor(CHUNK_FLOATS / vocab)));
     }
   }
-
-  const result: QualityResult = { scored: nllTest.count, fed, test: perplexityOf(nllTest) };
-  if (reference) {
-    result.reference = perplexityOf(nllRef);
-    result.comparison = comparisonOf(kl, klValues, top1);
-  }
-  return result;
+  return scores.result(fed);
 }
