@@ -131,6 +131,7 @@ describe('evaluate on stories260K', () => {
     }
     const runc = sum / golden.positions.length;
     // one window holding everything, and small overlapping windows of 8 positions
+    // measured 8.5e-8 apart; the logits contract (1e-4 of run.c's) allows more, 1e-5 is ample
     const whole = evaluate(tokens, windows(tokens.length, 512, 256), exe);
     expect(Math.abs(whole.test.nll - runc)).toBeLessThan(1e-5);
     expect(whole.scored).toBe(32);
@@ -147,7 +148,8 @@ describe('evaluate on stories260K', () => {
     }
     const small = evaluate(tokens, plan, exe);
     // f32 kernels round differently for a prefill of n rows and of n + 4: not bit-equal
-    expect(Math.abs(small.test.nll - brute / 32)).toBeLessThan(1e-6);
+    // (measured 1.2e-7); a windowing mistake moves the mean NLL by more than 1e-3
+    expect(Math.abs(small.test.nll - brute / 32)).toBeLessThan(1e-5);
     expect(Math.abs(small.test.nll - runc)).toBeGreaterThan(1e-3); // short context costs
   });
 });
