@@ -8,6 +8,7 @@ import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
 import { inspectCommand } from './inspect.js';
 import { collect, int, number } from './options.js';
+import { perplexityCommand } from './perplexity.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
 
@@ -58,6 +59,21 @@ weightOptions(program.command('quantize')
     .choices(QUANT_CHOICES).makeOptionMandatory())
   .requiredOption('-o, --out <file>', 'the GGUF file to write')
   .action(quantizeCommand);
+
+weightOptions(program.command('perplexity')
+  .description('score a text: perplexity, and with --against the KL divergence and top-1 ' +
+    'agreement against reference weights')
+  .argument('<spec>', 'model or architecture spec (YAML)'))
+  .requiredOption('--text <file>', 'UTF-8 text to score, tokenized as one document')
+  .option('--against <file>', 'reference weights (same spec), run side by side on the same tokens')
+  .option('--ctx <n>', 'positions per window (default: the KV-cache length)', int(1))
+  .option('--stride <n>', 'new predictions per window after the first (default: ctx / 2)', int(1))
+  .option('--json', 'print the figures as JSON')
+  .addOption(new Option('--backend <name>', 'backend to run on: ref, c, wasm').default('ref'))
+  .option('--threads <n>', 'threads (at most 1024)', int(1), 1)
+  .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
+  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
+  .action(perplexityCommand);
 
 program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')
