@@ -10,8 +10,9 @@
 // lowering.
 // Not handled yet: quantized layouts (q8_0, q4_0) — they will be chosen here too.
 //
-// Caches: with tiled attention, the K cache [context, kv_width] is stored in panels of the
-// target's vector width too (keyCacheLayouts): a vector load is then one dimension of L
+// Caches: with tiled attention, the KV caches [context, kv_width] are stored head-major
+// (cacheLayouts), so a task's tile of one kv head is one contiguous run, and the K cache in
+// panels of the target's vector width: a vector load is then one dimension of L
 // consecutive keys, and attention's scores need no horizontal sums.
 
 import type { Graph } from '../ir/graph.js';
@@ -86,13 +87,21 @@ export function selectFolds(graph: Graph): ReadonlyMap<number, number> {
   return folds;
 }
 
-/** panels(L) for every K cache that tiled attention reads (through its kv_write). */
-export function keyCacheLayouts(graph: Graph, target: Target): LayoutPlan {
+/**
+ * The KV caches tiled attention reads (through their kv_write): head-major, the K cache in
+ * panels of the target's vector width (heads(S, L)), the V cache as rows per head
+ * (heads(S, 1)), S = head size.
+ */
+export function cacheLayouts(graph: Graph, target: Target): LayoutPlan {
   const plan = new Map<number, Layout>();
   for (const node of graph.nodes) {
     if (node.op !== 'attention') continue;
-    const write = graph.nodes[node.inputs[1]!]!;
-    if (write.op === 'kv_write') plan.set(write.inputs[0]!, { kind: 'panels', lanes: target.lanes });
+    const size = (node.type.shape[1] as number) / (node.attrs.n_heads as number);
+    const [keys, values] = [graph.nodes[node.inputs[1]!]!, graph.nodes[node.inputs[2]!]!];
+    if (keys.op === 'kv_write') {
+      plan.set(keys.inputs[0]!, { kind: 'heads', size, lanes: target.lanes });
+    }
+    if (values.op === 'kv_write') plan.set(values.inputs[0]!, { kind: 'heads', size, lanes: 1 });
   }
   return plan;
 }

@@ -19,7 +19,7 @@ import { debugLevel } from '../src/env.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
-import { keyCacheLayouts, selectFolds, selectLayouts } from './layout.js';
+import { cacheLayouts, selectFolds, selectLayouts } from './layout.js';
 import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
@@ -74,7 +74,7 @@ export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   const g = runGraphPasses(graph, options);
   const tiled = options.fuse !== false;
   const layouts = timed('selectLayouts', () => new Map([...selectLayouts(g, target),
-    ...(tiled ? keyCacheLayouts(g, target) : [])]));
+    ...(tiled ? cacheLayouts(g, target) : [])]));
   const folds = timed('selectFolds', () => selectFolds(g));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
   return timed('lower', () => lower(g, plan, layouts, folds, target, tiled));

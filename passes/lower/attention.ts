@@ -1,10 +1,12 @@
 // FlashAttention-style causal grouped-query attention over the KV cache.
 //
-// The K cache is stored in panels of L positions (ir/layout.ts; chosen by keyCacheLayouts,
-// written so by kv_write): kp[p / L][c][p mod L] = k[p, c], so a vector load is dimension c
-// of L consecutive keys, and scores need no horizontal sums: s[p..p+L] += q[c]·kp[p / L][c]
-// over the head's c, a broadcast FMA per dimension. Values stay row-major, and the weighted
-// sum acc += e[p]·v[p, ·] is a broadcast FMA over the head's dimensions.
+// The caches are head-major (ir/layout.ts `heads`; chosen by cacheLayouts, written so by
+// kv_write), so a kv head's positions are one contiguous run, and the K cache is in panels
+// of L positions: kp[g][p / L][c][p mod L] = k[p, g·S + c]. A vector load is dimension c of
+// L consecutive keys, and scores need no horizontal sums: s[p..p+L] += q[c]·kp[g][p / L][c]
+// over the head's c, a broadcast FMA per dimension. Values are rows per head,
+// vh[g][p][c] = v[p, g·S + c], and the weighted sum acc += e[p]·vh[g][p] is a broadcast FMA
+// over the head's dimensions.
 //
 // Keys and values are visited in tiles of B positions. A task owns one kv head g and its
 // G = n_heads / n_kv_heads query heads for one or more tokens; its rows are (token, head).
@@ -45,7 +47,8 @@ interface Shape {
   group: number; // G: query heads per kv head
   headSize: number;
   width: number; // heads × headSize
-  kvWidth: number;
+  context: number; // positions in a cache
+  keyPanels: number; // panels of L positions per head in the K cache
   lanes: number;
   /** Accumulators a register tile aims for (the target's matmul tile): FMA chains in flight. */
   chains: number;
@@ -72,10 +75,10 @@ function scores(s: Shape, qAt: (j: number) => KExpr): KStmt[] {
   const hs = s.headSize;
   const L = s.lanes;
   const scale = float(1 / Math.sqrt(hs));
-  // key p0 + c, dimension g·hs + i (p0 and, for a vector, c are multiples of L)
+  // key p0 + c, dimension i of head g (p0 and, for a vector, c are multiples of L)
   const key = (i: KExpr, c: KExpr, lanes: number) => {
     const p = add(v('p0'), c);
-    return load('k', add(mul(add(mul(div(p, L), s.kvWidth), add(mul(v('g'), hs), i)), L),
+    return load('k', add(mul(add(mul(add(mul(v('g'), s.keyPanels), div(p, L)), hs), i), L),
       mod(p, L)), lanes);
   };
   const block = (heads: number[], vectors: number): KStmt[] => {
@@ -157,7 +160,7 @@ function values(s: Shape, row: KExpr): KStmt[] {
   const L = s.lanes;
   const body = hs - (hs % L);
   const value = (d: number, lanes: number) =>
-    load('v', add(add(mul(add(v('p0'), v('c')), s.kvWidth), mul(v('g'), hs)), d), lanes);
+    load('v', add(mul(add(add(mul(v('g'), s.context), v('p0')), v('c')), hs), d), lanes);
   const accAt = (j: number, d: number) => add(mul(add(row, j), hs), d);
   const sweep = (heads: number[], dims: number[], lanes: number): KStmt[] => {
     const name = (j: number, d: number) => `a${j}_${d}`;
@@ -291,20 +294,21 @@ export function attention(node: Node, { graph, target, layouts }: LowerContext):
   const kvHeads = node.attrs.n_kv_heads as number;
   const width = node.type.shape[1] as number;
   const headSize = width / heads;
-  const keys = graph.nodes[node.inputs[1]!]!;
+  const [keys, values] = [graph.nodes[node.inputs[1]!]!, graph.nodes[node.inputs[2]!]!];
   const context = keys.type.shape[0] as number;
-  const layout = layouts.get(keys.inputs[0]!);
-  if (keys.op !== 'kv_write' || layout?.kind !== 'panels' || layout.lanes !== target.lanes) {
-    throw new InternalError('lower', `%${node.id} attention needs its K cache in panels`);
+  const [kLayout, vLayout] = [layouts.get(keys.inputs[0]!), layouts.get(values.inputs[0]!)];
+  if (keys.op !== 'kv_write' || values.op !== 'kv_write' || kLayout?.kind !== 'heads' ||
+    kLayout.lanes !== target.lanes || vLayout?.kind !== 'heads' || vLayout.lanes !== 1) {
+    throw new InternalError('lower', `%${node.id} attention needs head-major caches`);
   }
-  const s: Shape = { heads, group: heads / kvHeads, headSize, width,
-    kvWidth: headSize * kvHeads, lanes: target.lanes,
+  const s: Shape = { heads, group: heads / kvHeads, headSize, width, context,
+    keyPanels: Math.ceil(context / target.lanes), lanes: target.lanes,
     chains: target.tile.rows * target.tile.cols };
   const splits = Math.ceil(context / KV_TILE);
   return {
     name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}`,
     doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${headSize})·v, ${heads} heads over ` +
-      `${kvHeads} kv heads, K cache in panels, kv tiles of ${KV_TILE}`,
+      `${kvHeads} kv heads, head-major caches, kv tiles of ${KV_TILE}`,
     params: [{ name: 'out', type: 'f32', out: true }, { name: 'q', type: 'f32', out: false },
       { name: 'k', type: 'f32', out: false }, { name: 'v', type: 'f32', out: false },
       { name: 'scratch', type: 'f32', out: true }],

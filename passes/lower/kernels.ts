@@ -219,23 +219,35 @@ function rope(node: Node): Kernel {
   };
 }
 
-/** Appends the step's rows to a cache, row-major or in panels (tiled attention's K). */
+/** Appends the step's rows to a cache: row-major, or head-major (tiled attention's). */
 function kvWrite(node: Node, ctx: LowerContext): Kernel {
   const w = dim(node, 1);
+  const context = dim(node, 0);
   const layout = ctx.layouts.get(node.inputs[0]!) ?? ROWS;
   const p = add(v('pos'), v('t'));
-  const at = layout.kind === 'panels'
-    ? add(mul(add(mul(div(p, layout.lanes), w), v('i')), layout.lanes), mod(p, layout.lanes))
-    : add(mul(p, w), v('i'));
+  const x = (i: KExpr) => load('x', add(mul(v('t'), w), i));
+  let body: KStmt;
+  if (layout.kind === 'rows') {
+    body = loop('i', 0, w, [store('cache', add(mul(p, w), v('i')), x(v('i')))]);
+  } else if (layout.kind === 'heads') {
+    // packed[h][p / L][c][p mod L] = x[p][h·S + c]
+    const { size, lanes } = layout;
+    const panels = Math.ceil(context / lanes);
+    const at = add(mul(add(mul(add(mul(v('h'), panels), div(p, lanes)), size), v('c')), lanes),
+      mod(p, lanes));
+    body = loop('h', 0, w / size, [loop('c', 0, size, [
+      store('cache', at, x(add(mul(v('h'), size), v('c')))),
+    ])]);
+  } else {
+    throw new InternalError('lower', `a cache in ${formatLayout(layout)}`);
+  }
   const name = formatLayout(layout);
   return {
-    name: layout.kind === 'panels' ? `kv_write_${w}_${name}` : `kv_write_${w}`,
+    name: layout.kind === 'rows' ? `kv_write_${w}` : `kv_write_${w}_${name}_ctx${context}`,
     doc: `cache[pos + t, :${w}] = x[t, :] (${name})`,
     params: [out('cache'), arg('x')],
     inPlace: true,
-    body: [loop('t', 0, v('n'), [loop('i', 0, w, [
-      store('cache', at, load('x', add(mul(v('t'), w), v('i')))),
-    ])], { parallel: true })],
+    body: [loop('t', 0, v('n'), [body], { parallel: true })],
   };
 }
 
