@@ -6,6 +6,7 @@ import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
+import { initWeightsCommand } from './init-weights.js';
 import { inspectCommand } from './inspect.js';
 import { collect, int, number } from './options.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
@@ -58,6 +59,15 @@ weightOptions(program.command('quantize')
     .choices(QUANT_CHOICES).makeOptionMandatory())
   .requiredOption('-o, --out <file>', 'the GGUF file to write')
   .action(quantizeCommand);
+
+program.command('init-weights')
+  .description('write seeded random weights for a spec as a GGUF or safetensors checkpoint')
+  .argument('<spec>', 'model spec (YAML)')
+  .requiredOption('--seed <s>', 'random seed', int(0))
+  .requiredOption('-o, --out <file>', 'FILE.gguf or FILE.safetensors')
+  .option('--tokenizer <file>', 'llama2.c tokenizer .bin to embed as the GGUF vocabulary')
+  .option('--param <name=value>', 'set a spec parameter over the model file', collect)
+  .action(initWeightsCommand);
 
 program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')

@@ -17,7 +17,7 @@ export interface ModelFlags {
 }
 
 /** Parses `--param name=value` against the architecture's declared params. */
-function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenParam> {
+export function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenParam> {
   const given = new Map<string, GivenParam>();
   for (const pair of pairs) {
     const [name, text] = pair.split('=', 2) as [string, string | undefined];
