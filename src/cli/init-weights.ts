@@ -18,7 +18,8 @@ export interface InitWeightsFlags {
   param?: string[];
 }
 
-const FORMATS: Record<string, CheckpointFormat> = { '.gguf': 'gguf', '.safetensors': 'safetensors' };
+const FORMATS: Record<string, CheckpointFormat> =
+  { '.gguf': 'gguf', '.safetensors': 'safetensors' };
 
 export function initWeightsCommand(specPath: string, flags: InitWeightsFlags): void {
   const format = FORMATS[extname(flags.out).toLowerCase()];
