@@ -32,7 +32,13 @@ interface Shape {
   width: number; // heads × headSize
   kvWidth: number;
   lanes: number;
+  /** Sliding window: positions each token sees, itself included; 0 = all. */
+  window: number;
 }
+
+/** `lo`: the first position a token with context `ctx` sees (0 without a window). */
+const windowStart = (s: Shape): KStmt =>
+  local('lo', s.window === 0 ? int(0) : sub(v('ctx'), imin(v('ctx'), int(s.window))), 'i32');
 
 const imin = (a: KExpr, b: KExpr): KExpr => ({ k: 'bin', op: 'imin', a, b });
 
@@ -111,8 +117,9 @@ function prefill(s: Shape): KStmt {
     local('t', div(v('task'), s.kvHeads), 'i32'),
     local('g', mod(v('task'), s.kvHeads), 'i32'),
     local('ctx', add(add(v('pos'), v('t')), 1), 'i32'),
+    windowStart(s),
     ...initState(s),
-    loop('p0', 0, v('ctx'), [
+    loop('p0', v('lo'), v('ctx'), [
       local('p1', imin(add(v('p0'), KV_TILE), v('ctx')), 'i32'),
       ...visitTile(s, v('p0'), v('p1')),
     ], { step: KV_TILE }),
@@ -132,11 +139,12 @@ function decode(s: Shape): KStmt[] {
   return [
     local('t', int(0), 'i32'),
     local('ctx', add(v('pos'), 1), 'i32'),
-    local('splits', div(add(v('ctx'), KV_TILE - 1), KV_TILE), 'i32'),
+    windowStart(s),
+    local('splits', div(add(sub(v('ctx'), v('lo')), KV_TILE - 1), KV_TILE), 'i32'),
     loop('task', 0, mul(int(s.kvHeads), v('splits')), [
       local('g', div(v('task'), v('splits')), 'i32'),
       local('sp', mod(v('task'), v('splits')), 'i32'),
-      local('p0', mul(v('sp'), KV_TILE), 'i32'),
+      local('p0', add(v('lo'), mul(v('sp'), KV_TILE)), 'i32'),
       local('p1', imin(add(v('p0'), KV_TILE), v('ctx')), 'i32'),
       ...initState(s),
       ...visitTile(s, v('p0'), v('p1')),
@@ -174,12 +182,14 @@ export function attention(node: Node, { graph, target }: LowerContext): Kernel {
   const kvHeads = node.attrs.n_kv_heads as number;
   const width = node.type.shape[1] as number;
   const headSize = width / heads;
+  const window = (node.attrs.window as number | undefined) ?? 0;
   const s: Shape = { heads, kvHeads, group: heads / kvHeads, headSize, width,
-    kvWidth: headSize * kvHeads, lanes: target.lanes };
+    kvWidth: headSize * kvHeads, lanes: target.lanes, window };
   const maxContext = graph.nodes[node.inputs[1]!]!.type.shape[0] as number;
   const splits = Math.ceil(maxContext / KV_TILE);
   return {
-    name: `attention_${heads}x${kvHeads}x${headSize}_ctx${maxContext}`,
+    name: `attention_${heads}x${kvHeads}x${headSize}_ctx${maxContext}` +
+      (window === 0 ? '' : `_win${window}`),
     doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${headSize})·v, ${heads} heads over ` +
       `${kvHeads} kv heads, kv tiles of ${KV_TILE}`,
     params: [{ name: 'out', type: 'f32', out: true }, { name: 'q', type: 'f32', out: false },
