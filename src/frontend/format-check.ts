@@ -98,6 +98,12 @@ export function checkFormats(arch: ArchSpec): void {
   }
   if (safetensors) checkNames(safetensors, 'safetensors', weights, layerWeights);
   for (const map of [gguf, safetensors]) {
+    for (const [name, loc] of map?.transpose ?? []) {
+      if (![...weights, ...layerWeights].some((w) => w.name === name)) {
+        throw new SmeltError('SPEC205', `\`transpose\` names \`${name}\`, which is not a ` +
+          'declared weight', loc);
+      }
+    }
     for (const [name, { loc }] of map?.permuteRope ?? []) {
       if (!layerWeights.some((w) => w.name === name)) {
         throw new SmeltError('SPEC205', `\`permute_rope\` names \`${name}\`, which is not a ` +

@@ -10,7 +10,8 @@
 //                no vocabulary is given, placeholder tokens `<tok_i>` so that a param read
 //                as `{ length_of: tokenizer.ggml.tokens }` (the vocabulary size) reads back;
 //   safetensors  every untied weight under its `formats.safetensors` name; `permute_rope`
-//                weights in Hugging Face's half-split row order (the reader undoes it).
+//                weights in Hugging Face's half-split row order, `transpose` weights as
+//                [in, out] (the reader undoes both).
 // A weight whose tie holds (a tied classifier) is not written: llama.cpp and Hugging Face
 // omit it for tied models, and a GGUF param `{ absent: output.weight }` then reads `true`.
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -23,7 +24,7 @@ import { ggufMetadata } from './quantize.js';
 import type { Vocab } from './tokenizer/sentencepiece.js';
 import type { GgufKeyValue } from './weights/gguf-write.js';
 import { writeGguf } from './weights/gguf-write.js';
-import { pairsToHalves } from './weights/permute.js';
+import { pairsToHalves, transpose } from './weights/permute.js';
 import { writeSafetensors } from './weights/safetensors.js';
 
 export type CheckpointFormat = 'gguf' | 'safetensors';
@@ -38,6 +39,16 @@ interface NamedTensor {
 export function initWeights(spec: LoadedSpec, seed: number, format: CheckpointFormat,
   vocab?: Vocab): { bytes: Uint8Array; loaded: LoadedModel; tensors: number } {
   const loaded = loadModel(spec, { seed });
+  const metadata: Record<string, string> = { 'smelt.seed': String(seed) };
+  return { loaded, ...checkpointBytes(spec, loaded, format, vocab, metadata) };
+}
+
+/**
+ * A checkpoint of `loaded`'s weights, named by `spec`'s map for `format`; `extra` string
+ * metadata goes into a safetensors header.
+ */
+export function checkpointBytes(spec: LoadedSpec, loaded: LoadedModel, format: CheckpointFormat,
+  vocab?: Vocab, extra: Record<string, string> = {}): { bytes: Uint8Array; tensors: number } {
   const map = spec.arch.formats[format];
   if (!map) {
     throw new SmeltError('SPEC206', `architecture ${spec.arch.name} (${spec.arch.file}) has ` +
@@ -49,8 +60,8 @@ export function initWeights(spec: LoadedSpec, seed: number, format: CheckpointFo
       name: t.name, dtype: 'f32' as const, shape: t.shape,
       data: new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
     })))
-    : writeSafetensors(tensors, { format: 'pt', 'smelt.seed': String(seed) });
-  return { bytes, loaded, tensors: tensors.length };
+    : writeSafetensors(tensors, { format: 'pt', ...extra });
+  return { bytes, tensors: tensors.length };
 }
 
 /** Model weights, then each layer's, in map order; tied weights (no leaf) are left out. */
@@ -62,7 +73,13 @@ function namedTensors(loaded: LoadedModel, map: NameMap, halves: boolean): Named
       const slot = bySlot.get(layer === undefined ? weight : `layers.${layer}.${weight}`);
       if (!slot) continue; // tied to another weight
       const name = mapped.tensor.replaceAll('{layer}', String(layer ?? ''));
-      out.push({ name, shape: slot.shape, data: stored(loaded, slot, map, halves) });
+      const data = stored(loaded, slot, map, halves);
+      if (map.transpose.has(weight) && slot.shape.length === 2) {
+        const [rows, cols] = slot.shape as [number, number];
+        out.push({ name, shape: [cols, rows], data: transpose(data, rows, cols) });
+      } else {
+        out.push({ name, shape: slot.shape, data });
+      }
     }
   };
   add(map.weights);

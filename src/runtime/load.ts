@@ -15,7 +15,7 @@ import type { Env } from '../frontend/expr.js';
 import { evalDim } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
 import { tensorToF32 } from './weights/dequant.js';
-import { halvesToPairs } from './weights/permute.js';
+import { halvesToPairs, transpose } from './weights/permute.js';
 import { layoutLlama2c } from './weights/llama2c.js';
 import type { Llama2cHeader } from './weights/llama2c.js';
 import { readWeightFile } from './weights/open.js';
@@ -71,10 +71,14 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<strin
       throw new SmeltError('WEIGHT306', `${file.path} has no tensor ${name} ` +
         `(weight \`${slot.name}\`, shape [${slot.shape.join(', ')}])`, slot.decl.loc);
     }
-    if (!sameShape(entry.shape, slot.shape)) {
-      throw shapeMismatch(slot, name, file.path, entry.shape);
+    const transposed = map.transpose.has(slot.decl.name);
+    const want = transposed ? [...slot.shape].reverse() : slot.shape;
+    if (!sameShape(entry.shape, want)) {
+      throw shapeMismatch(slot, name, file.path, transposed ? [...entry.shape].reverse()
+        : entry.shape);
     }
-    const data = tensorToF32(file, entry);
+    const stored = tensorToF32(file, entry);
+    const data = transposed ? transpose(stored, want[0]!, want[1] ?? 1) : stored;
     const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
     weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
       slot.shape[1]!, evalDim(permute.heads, model.env, 'permute_rope heads')));
