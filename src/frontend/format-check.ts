@@ -98,10 +98,12 @@ export function checkFormats(arch: ArchSpec): void {
   }
   if (safetensors) checkNames(safetensors, 'safetensors', weights, layerWeights);
   for (const map of [gguf, safetensors]) {
-    for (const [name, loc] of map?.transpose ?? []) {
+    const adjusted = [...(map?.transpose ?? []),
+      ...[...(map?.offset ?? [])].map(([name, o]) => [name, o.loc] as const)];
+    for (const [name, loc] of adjusted) {
       if (![...weights, ...layerWeights].some((w) => w.name === name)) {
-        throw new SmeltError('SPEC205', `\`transpose\` names \`${name}\`, which is not a ` +
-          'declared weight', loc);
+        throw new SmeltError('SPEC205', `\`formats\` adjusts \`${name}\` (transpose or ` +
+          'offset), which is not a declared weight', loc);
       }
     }
     for (const [name, { loc }] of map?.permuteRope ?? []) {

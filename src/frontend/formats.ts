@@ -34,6 +34,11 @@ export interface NameMap {
    * spec's [out, in] and a writer back. Model and layer weights alike, by declared name.
    */
   transpose: Map<string, SourceLocation>;
+  /**
+   * Weights the file stores plus a constant (llama.cpp's Gemma files hold 1 + the norm
+   * gain): the loader subtracts it, a writer adds it.
+   */
+  offset: Map<string, { value: Expr; loc: SourceLocation }>;
   /** The map's key (`gguf:`), and each section's key (the map's when it is absent). */
   loc: SourceLocation;
   sections: { weights: SourceLocation; layer_weights: SourceLocation };
@@ -100,7 +105,16 @@ function keyLoc(src: SpecSource, map: YAMLMap<Scalar, YamlNode>, key: string,
 function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: string[],
   loc: SourceLocation): NameMap {
   const map = src.map(node, what);
-  src.onlyKeys(map, ['weights', 'layer_weights', 'permute_rope', 'transpose', ...extra], what);
+  src.onlyKeys(map, ['weights', 'layer_weights', 'permute_rope', 'transpose', 'offset',
+    ...extra], what);
+  const offset = new Map<string, { value: Expr; loc: SourceLocation }>();
+  const offsetNode = src.optional(map, 'offset');
+  if (offsetNode !== undefined) {
+    for (const { key, keyNode, value } of src.entries(src.map(offsetNode, `${what}.offset`))) {
+      offset.set(key, { value: scalarExpr(src, value, `${what}.offset.${key}`),
+        loc: src.where(keyNode) });
+    }
+  }
   const transpose = new Map<string, SourceLocation>();
   const transposeNode = src.optional(map, 'transpose');
   if (transposeNode !== undefined) {
@@ -122,6 +136,7 @@ function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: strin
     layerWeights: loadNames(src, src.optional(map, 'layer_weights'), `${what}.layer_weights`),
     permuteRope,
     transpose,
+    offset,
     loc,
     sections: {
       weights: keyLoc(src, map, 'weights', loc),

@@ -11,13 +11,14 @@
 //                as `{ length_of: tokenizer.ggml.tokens }` (the vocabulary size) reads back;
 //   safetensors  every untied weight under its `formats.safetensors` name; `permute_rope`
 //                weights in Hugging Face's half-split row order, `transpose` weights as
-//                [in, out] (the reader undoes both).
+//                [in, out] (the reader undoes both);
+//   either       weights with an `offset` stored plus it (Gemma's norm gains in GGUF).
 // A weight whose tie holds (a tied classifier) is not written: llama.cpp and Hugging Face
 // omit it for tied models, and a GGUF param `{ absent: output.weight }` then reads `true`.
 import { SmeltError } from '../../ir/diagnostics.js';
 import type { LoadedSpec, WeightSlot } from '../frontend/index.js';
 import type { Mapped, NameMap } from '../frontend/formats.js';
-import { evalDim } from '../frontend/expr.js';
+import { evalDim, evalExpr } from '../frontend/expr.js';
 import type { LoadedModel } from './load.js';
 import { loadModel } from './load.js';
 import { ggufMetadata } from './quantize.js';
@@ -90,7 +91,10 @@ function namedTensors(loaded: LoadedModel, map: NameMap, halves: boolean): Named
 
 /** The data as the file stores it: half-split rows where the map says `permute_rope`. */
 function stored(loaded: LoadedModel, slot: WeightSlot, map: NameMap, halves: boolean) {
-  const data = loaded.weights.get(slot.name)!;
+  const offset = map.offset.get(slot.decl.name);
+  const by = offset ? evalExpr(offset.value, loaded.model.env) as number : 0;
+  const data = by === 0 ? loaded.weights.get(slot.name)! : loaded.weights.get(slot.name)!
+    .map((x) => x + by);
   const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
   if (!halves || !permute) return data;
   const heads = evalDim(permute.heads, loaded.model.env, 'permute_rope heads');

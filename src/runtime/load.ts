@@ -12,7 +12,7 @@ import type { CompileInput } from '../../backends/index.js';
 import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend/index.js';
 import { specGraph } from '../frontend/index.js';
 import type { Env } from '../frontend/expr.js';
-import { evalDim } from '../frontend/expr.js';
+import { evalDim, evalExpr } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
 import { tensorToF32 } from './weights/dequant.js';
 import { halvesToPairs, transpose } from './weights/permute.js';
@@ -79,6 +79,11 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap): Map<strin
     }
     const stored = tensorToF32(file, entry);
     const data = transposed ? transpose(stored, want[0]!, want[1] ?? 1) : stored;
+    const offset = map.offset.get(slot.decl.name);
+    if (offset) {
+      const by = evalExpr(offset.value, model.env) as number;
+      for (let i = 0; i < data.length; i++) data[i] = data[i]! - by;
+    }
     const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
     weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
       slot.shape[1]!, evalDim(permute.heads, model.env, 'permute_rope heads')));
