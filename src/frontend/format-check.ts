@@ -98,12 +98,14 @@ export function checkFormats(arch: ArchSpec): void {
   }
   if (safetensors) checkNames(safetensors, 'safetensors', weights, layerWeights);
   for (const map of [gguf, safetensors]) {
-    const adjusted = [...(map?.transpose ?? []),
-      ...[...(map?.offset ?? [])].map(([name, o]) => [name, o.loc] as const)];
-    for (const [name, loc] of adjusted) {
+    const adjusted = [
+      ...[...(map?.transpose ?? [])].map(([name, loc]) => ['transpose', name, loc]),
+      ...[...(map?.offset ?? [])].map(([name, o]) => ['offset', name, o.loc]),
+    ] as [string, string, SourceLocation][];
+    for (const [key, name, loc] of adjusted) {
       if (![...weights, ...layerWeights].some((w) => w.name === name)) {
-        throw new SmeltError('SPEC205', `\`formats\` adjusts \`${name}\` (transpose or ` +
-          'offset), which is not a declared weight', loc);
+        throw new SmeltError('SPEC205', `\`${key}\` names \`${name}\`, which is not a ` +
+          'declared weight', loc);
       }
     }
     for (const [name, { loc }] of map?.permuteRope ?? []) {
