@@ -8,6 +8,7 @@ import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
 import { initWeightsCommand } from './init-weights.js';
 import { inspectCommand } from './inspect.js';
+import { newArchCommand } from './new-arch.js';
 import { collect, int, number } from './options.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
@@ -68,6 +69,13 @@ program.command('init-weights')
   .option('--tokenizer <file>', 'llama2.c tokenizer .bin to embed as the GGUF vocabulary')
   .option('--param <name=value>', 'set a spec parameter over the model file', collect)
   .action(initWeightsCommand);
+
+program.command('new-arch')
+  .description('start a new architecture spec as a copy of an existing one')
+  .argument('<name>', 'the new family name (lowercase; also its GGUF key prefix)')
+  .requiredOption('--from <base>', 'architecture to copy: a name in specs/ (llama) or a .yaml')
+  .option('-o, --out <file>', 'where to write it (default NAME.yaml; never overwritten)')
+  .action(newArchCommand);
 
 program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')
