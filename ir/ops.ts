@@ -29,6 +29,7 @@ export type OpKind =
   | 'slice' // x[:, start .. start + size]: one part of a fused projection
   | 'scale' // x · by, a constant
   | 'softcap' // cap · tanh(x / cap)
+  | 'moe' // mixture of experts: router softmax, top-k experts' SwiGLU FFNs, weighted sum
   // fused ops, produced by passes (a spec may write them too)
   | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
   | 'matmul_add' // x · wᵀ + residual
@@ -116,7 +117,8 @@ function elementwise(op: string): OpInfo {
 }
 
 type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul';
-type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap';
+type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
+  | 'moe';
 
 /** `x` is an f32 matrix [seq, dim]; `op` and `what` name it in the message. */
 function rows(op: string, x: TensorType, what = '[seq, dim]'): ShapeError | undefined {
@@ -190,6 +192,35 @@ const FAMILY_OPS: Readonly<Record<FamilyOp, OpInfo>> = {
     attrs: { cap: NUMBER },
     infer: ([x], a) => unary('softcap',
       (attrs) => ((attrs.cap as number) > 0 ? undefined : `cap ${attrs.cap} must be > 0`))(x!, a),
+  },
+  moe: {
+    operands: ['x', 'router', 'w_gate', 'w_up', 'w_down'],
+    attrs: { top_k: INT, norm_topk: OPT_BOOL },
+    infer([x, router, gate, up, down], attrs) {
+      const bad = rows('moe', x!);
+      if (bad) return bad;
+      const dim = last(x!.shape);
+      const [experts] = router!.shape;
+      if (router!.shape.length !== 2 || !dimEquals(router!.shape[1]!, dim)) {
+        return mismatch('moe', 'router', `a matrix [experts, ${dim}]`, router!);
+      }
+      const ff = gate!.shape[1];
+      if (gate!.shape.length !== 3 || gate!.shape[0] !== experts || gate!.shape[2] !== dim) {
+        return mismatch('moe', 'w_gate', `[${experts}, hidden, ${dim}] (experts, out, in)`, gate!);
+      }
+      if (up!.shape.length !== 3 || up!.shape.some((d, i) => d !== gate!.shape[i])) {
+        return mismatch('moe', 'w_up', `${formatShape(gate!.shape)} like w_gate`, up!);
+      }
+      if (down!.shape.length !== 3 || down!.shape[0] !== experts || down!.shape[1] !== dim ||
+        down!.shape[2] !== ff) {
+        return mismatch('moe', 'w_down', `[${experts}, ${dim}, ${ff}] (experts, out, in)`, down!);
+      }
+      const k = attrs.top_k as number;
+      if (k < 1 || k > (experts as number)) {
+        return { error: `moe: top_k ${k} must be between 1 and the ${experts} experts` };
+      }
+      return x!;
+    },
   },
 };
 

@@ -112,6 +112,12 @@ class Interpreter implements Executable {
         return k.scale(x(0), node.attrs.by as number);
       case 'softcap':
         return k.softcap(x(0), node.attrs.cap as number);
+      case 'moe': {
+        const [experts, hidden, dim] = dims(operand(2));
+        return k.moe(x(0), x(1), x(2), x(3), x(4), { seq, dim: dim!, experts: experts!,
+          hidden: hidden!, topK: node.attrs.top_k as number,
+          normTopK: node.attrs.norm_topk !== false });
+      }
       case 'rms_matmul': {
         const [n, kk] = dims(operand(2));
         const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);

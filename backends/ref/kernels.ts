@@ -179,3 +179,64 @@ export function scale(x: Float32Array, by: number) {
 export function softcap(x: Float32Array, cap: number) {
   return x.map((v) => cap * Math.tanh(v / cap));
 }
+
+export interface MoeShape {
+  seq: number;
+  dim: number;
+  experts: number;
+  hidden: number;
+  topK: number;
+  /** Divide the chosen experts' probabilities by their sum (Mixtral); else keep them. */
+  normTopK: boolean;
+}
+
+/**
+ * Mixture of experts, per token: p = softmax(x · routerᵀ); the top_k experts by p (the
+ * lower index first on ties); out = Σ w_e · down_e(silu(gate_e · x) ⊙ (up_e · x)), with
+ * w_e = p_e, divided by the chosen p's sum when normTopK. Only chosen experts are read.
+ * router [E, dim], gate/up [E, hidden, dim], down [E, dim, hidden].
+ */
+export function moe(x: Float32Array, router: Float32Array, gate: Float32Array, up: Float32Array,
+  down: Float32Array, s: MoeShape) {
+  const { seq, dim, experts, hidden, topK } = s;
+  const out = new Float32Array(seq * dim);
+  for (let t = 0; t < seq; t++) {
+    const row = x.subarray(t * dim, (t + 1) * dim);
+    const logits = Array.from({ length: experts }, (_, e) =>
+      dot(row, router.subarray(e * dim, (e + 1) * dim)));
+    const max = Math.max(...logits);
+    const exps = logits.map((l) => Math.exp(l - max));
+    const total = exps.reduce((a, b) => a + b, 0);
+    const probs = exps.map((e) => e / total);
+    const chosen: number[] = [];
+    for (let k = 0; k < topK; k++) {
+      let best = -1;
+      for (let e = 0; e < experts; e++) {
+        if (!chosen.includes(e) && (best < 0 || probs[e]! > probs[best]!)) best = e;
+      }
+      chosen.push(best);
+    }
+    const norm = s.normTopK ? chosen.reduce((a, e) => a + probs[e]!, 0) : 1;
+    for (const e of chosen) {
+      const h = new Float64Array(hidden);
+      for (let r = 0; r < hidden; r++) {
+        const at = (e * hidden + r) * dim;
+        const g = dot(row, gate.subarray(at, at + dim));
+        h[r] = (g / (1 + Math.exp(-g))) * dot(row, up.subarray(at, at + dim));
+      }
+      for (let j = 0; j < dim; j++) {
+        const at = (e * dim + j) * hidden;
+        let sum = 0;
+        for (let r = 0; r < hidden; r++) sum += h[r]! * down[at + r]!;
+        out[t * dim + j] = out[t * dim + j]! + (probs[e]! / norm) * sum;
+      }
+    }
+  }
+  return out;
+}
+
+function dot(a: Float32Array, b: Float32Array): number {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  return sum;
+}

@@ -40,7 +40,7 @@ function map(name: string, doc: string, d: number, params: KernelParam[],
 const neg = (e: KExpr) => sub(float(0), e);
 
 /** `name` = Σ f(i) over i < len: `lanes`-wide partial sums, then a scalar tail. */
-function rowSum(name: string, f: (i: KExpr, lanes: number) => KExpr, len: number,
+export function rowSum(name: string, f: (i: KExpr, lanes: number) => KExpr, len: number,
   lanes: number): KStmt[] {
   const body = len - (len % lanes);
   const stmts: KStmt[] = [local(name, float(0))];

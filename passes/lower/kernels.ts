@@ -18,6 +18,7 @@ import { attention } from './attention.js';
 import { plainAttention } from './attention-plain.js';
 import { FAMILY_GENERATORS } from './family.js';
 import { packedMatmul } from './matmul.js';
+import { moe } from './moe.js';
 import { scaledRope } from './rope.js';
 import { isPlainRope } from '../../ir/rope.js';
 
@@ -30,6 +31,8 @@ export interface LowerContext {
   folds: ReadonlyMap<number, number>;
   /** FlashAttention-style tiles (default); false lowers the plain per-head kernel. */
   tiledAttention: boolean;
+  /** The most tokens one step may take (the arena is planned for it). */
+  maxTokens: number;
 }
 
 type Generator = (node: Node, ctx: LowerContext) => Kernel;
@@ -290,6 +293,7 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   matmul_add: fusedMatmul,
   swiglu_matmul: fusedMatmul,
   ...FAMILY_GENERATORS,
+  moe,
 };
 
 export function generatorFor(op: OpKind): Generator {

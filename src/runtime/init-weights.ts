@@ -12,7 +12,8 @@
 //   safetensors  every untied weight under its `formats.safetensors` name; `permute_rope`
 //                weights in Hugging Face's half-split row order, `transpose` weights as
 //                [in, out] (the reader undoes both);
-//   either       weights with an `offset` stored plus it (Gemma's norm gains in GGUF).
+//   either       weights with an `offset` stored plus it (Gemma's norm gains in GGUF); a name
+//                with `{expert}` written as one tensor per expert (HF Mixtral).
 // A weight whose tie holds (a tied classifier) is not written: llama.cpp and Hugging Face
 // omit it for tied models, and a GGUF param `{ absent: output.weight }` then reads `true`.
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -75,11 +76,15 @@ function namedTensors(loaded: LoadedModel, map: NameMap, halves: boolean): Named
       if (!slot) continue; // tied to another weight
       const name = mapped.tensor.replaceAll('{layer}', String(layer ?? ''));
       const data = stored(loaded, slot, map, halves);
-      if (map.transpose.has(weight) && slot.shape.length === 2) {
-        const [rows, cols] = slot.shape as [number, number];
-        out.push({ name, shape: [cols, rows], data: transpose(data, rows, cols) });
-      } else {
-        out.push({ name, shape: slot.shape, data });
+      const parts = name.includes('{expert}') ? experts(name, slot.shape, data)
+        : [{ name, shape: slot.shape, data }];
+      for (const part of parts) {
+        if (map.transpose.has(weight) && part.shape.length === 2) {
+          const [rows, cols] = part.shape as [number, number];
+          out.push({ ...part, shape: [cols, rows], data: transpose(part.data, rows, cols) });
+        } else {
+          out.push(part);
+        }
       }
     }
   };
@@ -87,6 +92,14 @@ function namedTensors(loaded: LoadedModel, map: NameMap, halves: boolean): Named
   const layers = [...new Set(loaded.model.slots.flatMap((s) => s.layer ?? []))];
   for (const layer of layers.sort((a, b) => a - b)) add(map.layerWeights, layer);
   return out;
+}
+
+/** A stacked [experts, ...] weight as one tensor per expert (`{expert}` in the name). */
+function experts(name: string, shape: number[], data: Float32Array): NamedTensor[] {
+  const [count, ...rest] = shape;
+  const size = rest.reduce((a, b) => a * b, 1);
+  return Array.from({ length: count! }, (_, e) => ({ name: name.replaceAll('{expert}', String(e)),
+    shape: rest, data: data.subarray(e * size, (e + 1) * size) }));
 }
 
 /** The data as the file stores it: half-split rows where the map says `permute_rope`. */

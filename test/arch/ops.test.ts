@@ -31,6 +31,12 @@ const cases: [string, CompileInput][] = [
     yarn_orig_ctx: 64 })],
   ['rope llama3 ×8', opGraph('rope', [64], [], { head_size: 64, theta: 500000,
     llama3_factor: 8, llama3_orig_ctx: 64 })],
+  ['moe 4 experts, top 2, dim 20, hidden 12', opGraph('moe', [20],
+    [[4, 20], [4, 12, 20], [4, 12, 20], [4, 20, 12]], { top_k: 2 })],
+  ['moe 5 experts, top 1, unnormalized, dim 7, hidden 9', opGraph('moe', [7],
+    [[5, 7], [5, 9, 7], [5, 9, 7], [5, 7, 9]], { top_k: 1, norm_topk: false })],
+  ['moe 3 experts, top 3 (all), dim 33, hidden 17', opGraph('moe', [33],
+    [[3, 33], [3, 17, 33], [3, 17, 33], [3, 33, 17]], { top_k: 3 })],
   ['attention window 3, 4 heads / 2 kv', opGraph('attention', [32, 16, 16], [],
     { n_heads: 4, n_kv_heads: 2, window: 3 }, [[16, 16], [16, 16]])],
 ];
@@ -89,4 +95,33 @@ describe('a sliding window over more than one KV tile (128 positions)', () => {
     expect(a.slice(0, 100 * 16)).toEqual(b.slice(0, 100 * 16));
     expect(maxDiff(a, b)).toBeGreaterThan(1e-3);
   });
+});
+
+describe('moe reads only the chosen experts', () => {
+  // 8 experts, 1 per token, 8 tokens in all: find an expert no token chooses (its NaN
+  // weights leave ref's output finite), then poison its weights on every backend
+  const input = opGraph('moe', [16], [[8, 16], [8, 8, 16], [8, 8, 16], [8, 16, 8]],
+    { top_k: 1 });
+  const poisoned = (e: number) => {
+    const weights = new Map(input.weights);
+    for (const name of ['w2', 'w3', 'w4']) {
+      const data = Float32Array.from(weights.get(name)!);
+      const size = data.length / 8;
+      data.fill(NaN, e * size, (e + 1) * size);
+      weights.set(name, data);
+    }
+    return { ...input, weights };
+  };
+
+  test.each(['ref', 'c', 'wasm'])('%s: an unchosen expert of NaNs changes nothing',
+    async (name) => {
+      const finite = async (i: CompileInput) => (await run('ref', i)).every(Number.isFinite);
+      const isFinite = await Promise.all([...Array(8).keys()].map((e) => finite(poisoned(e))));
+      const unchosen = isFinite.indexOf(true);
+      const chosen = isFinite.indexOf(false);
+      expect(unchosen).toBeGreaterThanOrEqual(0);
+      expect(await run(name, poisoned(unchosen))).toEqual(await run(name, input));
+      // and a chosen one does change it: the poison is real
+      expect((await run(name, poisoned(chosen))).every(Number.isFinite)).toBe(false);
+    });
 });
