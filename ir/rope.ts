@@ -32,7 +32,8 @@ export interface RopeFrequencies {
 /** Whether the node uses nothing beyond head_size and theta (the original kernel). */
 export function isPlainRope(attrs: Attrs): boolean {
   return Object.keys(attrs).every((k) => k === 'head_size' || k === 'theta' ||
-    (k === 'neox' && attrs.neox === false) || (k === 'rot_dims' && attrs.rot_dims === attrs.head_size));
+    (k === 'neox' && attrs.neox === false) ||
+    (k === 'rot_dims' && attrs.rot_dims === attrs.head_size));
 }
 
 const num = (attrs: Attrs, key: string, fallback: number) =>

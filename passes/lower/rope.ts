@@ -48,7 +48,9 @@ export function scaledRope(node: Node): Kernel {
     store('out', at(a), sub(mul(v('x0'), v('c')), mul(v('x1'), v('s')))),
     store('out', at(b), add(mul(v('x0'), v('s')), mul(v('x1'), v('c')))),
   ])];
-  if (r.rot < hs) rotate.push(loop('i', r.rot, hs, [store('out', at(v('i')), load('x', at(v('i'))))]));
+  if (r.rot < hs) {
+    rotate.push(loop('i', r.rot, hs, [store('out', at(v('i')), load('x', at(v('i'))))]));
+  }
   return {
     name: `rope_${width}_${hs}_${String(r.theta).replace(/[.-]/g, '_')}_${variant(node)}`,
     doc: `out[n, ${width}] = x rotated in ${r.neox ? 'halves' : 'adjacent pairs'}, head_size ` +
