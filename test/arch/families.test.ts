@@ -46,6 +46,12 @@ function maxDiff(a: Float32Array, b: Float32Array): number {
   return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
 }
 
+/** llama.cpp's architecture name for each family's GGUF (general.architecture). */
+const GGUF_ARCH: Record<string, string> = {
+  gemma: 'gemma', gpt2: 'gpt2', llama: 'llama', llama3: 'llama', mistral: 'llama',
+  mixtral: 'llama', phi3: 'phi3', qwen2: 'qwen2',
+};
+
 describe.each(SPECS)('%s', (file) => {
   const path = join('specs/tiny', file);
   const reference = noisyModel(path);
@@ -66,6 +72,18 @@ describe.each(SPECS)('%s', (file) => {
       if (offsets.has(slot.decl.name)) expect(maxDiff(got, want)).toBeLessThan(1e-6);
       else expect(got).toEqual(want);
     }
+  });
+
+  test('the GGUF names its llama.cpp architecture and sets that prefix\'s keys', () => {
+    const loaded = read('gguf');
+    const meta = loaded.file!.metadata;
+    const family = loadSpec(path).arch.name;
+    const arch = GGUF_ARCH[family]!;
+    expect(meta.get('general.architecture')).toBe(arch);
+    expect(meta.get(`${arch}.block_count`)).toBe(2);
+    expect(meta.get(`${arch}.embedding_length`)).toBe(loaded.model.env.get('dim'));
+    expect((meta.get('tokenizer.ggml.tokens') as string[]).length)
+      .toBe(loaded.model.env.get('vocab_size'));
   });
 
   test.each(['gguf', 'safetensors'] as const)('via %s: c and wasm logits within 1e-4 of ref',
