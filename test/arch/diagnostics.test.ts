@@ -226,6 +226,30 @@ const CASES: Case[] = [
       '    |           ^^^^',
     ],
   },
+  {
+    name: 'moe choosing more experts than there are',
+    family: 'mixtral',
+    code: 'SPEC203',
+    model: ['n_experts_used: 2', 'n_experts_used: 5'],
+    expected: [
+      'mixtral.yaml:72:13: error SPEC203: moe: top_k 5 must be between 1 and the 4 experts',
+      ' 72 |     - ffn = moe(h, router, w_gate, w_up, w_down, top_k=n_experts_used)',
+      '    |             ^^^',
+    ],
+  },
+  {
+    name: 'moe with a down projection of the wrong shape',
+    family: 'mixtral',
+    code: 'SPEC203',
+    arch: ['w_down: { shape: [n_experts, dim, hidden_dim], init: residual }',
+      'w_down: { shape: [n_experts, hidden_dim, dim], init: residual }'],
+    expected: [
+      'mixtral.yaml:72:42: error SPEC203: moe: operand `w_down` must be [4, 32, 24] ' +
+        '(experts, out, in), got f32[4, 24, 32]',
+      ' 72 |     - ffn = moe(h, router, w_gate, w_up, w_down, top_k=n_experts_used)',
+      '    |                                          ^^^^^^',
+    ],
+  },
 ];
 
 test.each(CASES.map((c) => [c.name, c] as const))('%s', (_, c) => {
