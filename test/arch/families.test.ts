@@ -86,6 +86,20 @@ describe.each(SPECS)('%s', (file) => {
       .toBe(loaded.model.env.get('vocab_size'));
   });
 
+  test('the architecture file alone takes every number from the GGUF', () => {
+    const gguf = read('gguf');
+    const spec = loadSpec(path);
+    const alone = loadModel(loadSpec(spec.arch.file), { path: gguf.file!.path });
+    for (const [name, value] of gguf.model.env) {
+      const got = alone.model.env.get(name);
+      if (typeof value === 'number' && !Number.isInteger(value)) {
+        expect(got).toBeCloseTo(value, 6); // f32 metadata
+      } else {
+        expect([name, got]).toEqual([name, value]);
+      }
+    }
+  });
+
   test.each(['gguf', 'safetensors'] as const)('via %s: c and wasm logits within 1e-4 of ref',
     async (format) => {
       const loaded = read(format);
