@@ -12,6 +12,7 @@ import type { CheckpointFormat } from '../../src/runtime/init-weights.js';
 import { checkpointBytes } from '../../src/runtime/init-weights.js';
 import type { LoadedModel } from '../../src/runtime/load.js';
 import { compileInput, loadModel } from '../../src/runtime/load.js';
+import { quantizeModel } from '../../src/runtime/quantize.js';
 import { uniform } from '../../src/runtime/random.js';
 
 process.env.SMELT_CACHE_DIR ??= mkdtempSync(join(tmpdir(), 'smelt-families-cache-'));
@@ -84,6 +85,15 @@ describe.each(SPECS)('%s', (file) => {
     expect(meta.get(`${arch}.embedding_length`)).toBe(loaded.model.env.get('dim'));
     expect((meta.get('tokenizer.ggml.tokens') as string[]).length)
       .toBe(loaded.model.env.get('vocab_size'));
+  });
+
+  test('smelt quantize --quant f32 writes a GGUF that reads back to the same weights', () => {
+    const out = join(dir, `${file}.quantized.gguf`);
+    writeFileSync(out, quantizeModel(loadSpec(path), reference, 'f32').bytes);
+    const loaded = loadModel(loadSpec(path), { path: out });
+    for (const [name, data] of reference.weights) {
+      expect(maxDiff(loaded.weights.get(name)!, data)).toBeLessThan(1e-6);
+    }
   });
 
   test('the architecture file alone takes every number from the GGUF', () => {
