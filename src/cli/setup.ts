@@ -62,6 +62,9 @@ export function tokenizerFor(loaded: LoadedModel, flags: ModelFlags): Tokenizer 
     return loadLlama2cTokenizer(flags.tokenizer, vocab);
   }
   const meta = loaded.file?.metadata;
+  const model = meta?.get('tokenizer.ggml.model');
+  // llama.cpp's "no vocabulary" (init-weights writes it): token ids in and out
+  if (model === 'none' || model === 'no_vocab') return undefined;
   if (loaded.file?.format === 'gguf' && meta?.has('tokenizer.ggml.model')) {
     return tokenizerFromGguf(meta, loaded.file.path);
   }

@@ -7,8 +7,9 @@
 //   gguf         every untied weight under its `formats.gguf` name, f32, in map order
 //                (layer by layer); metadata as `smelt quantize` writes it: general.
 //                architecture (the prefix of the mapped keys), every mapped param, and, when
-//                no vocabulary is given, placeholder tokens `<tok_i>` so that a param read
-//                as `{ length_of: tokenizer.ggml.tokens }` (the vocabulary size) reads back;
+//                no vocabulary is given, llama.cpp's "no vocabulary" (tokenizer.ggml.model
+//                = "none", <arch>.vocab_size) with placeholder tokens `<tok_i>`, so that a
+//                param read as `{ length_of: tokenizer.ggml.tokens }` reads back;
 //   safetensors  every untied weight under its `formats.safetensors` name; `permute_rope`
 //                weights in Hugging Face's half-split row order, `transpose` weights as
 //                [in, out] (the reader undoes both);
@@ -125,12 +126,16 @@ function ggufKeys(spec: LoadedSpec, loaded: LoadedModel, vocab?: Vocab): GgufKey
   if (!vocab && !have.has('tokenizer.ggml.tokens')) {
     const size = Number(loaded.model.env.get('vocab_size') ?? 0);
     const ids = Array.from({ length: size }, (_, i) => i);
+    const arch = keys.find((k) => k.key === 'general.architecture')!.value as string;
     extra.push(
+      { key: `${arch}.vocab_size`, type: 'u32', value: size },
+      { key: 'tokenizer.ggml.model', type: 'string', value: 'none' },
       { key: 'tokenizer.ggml.tokens', type: { array: 'string' },
         value: ids.map((i) => `<tok_${i}>`) },
       { key: 'tokenizer.ggml.scores', type: { array: 'f32' }, value: ids.map(() => 0) },
       { key: 'tokenizer.ggml.token_type', type: { array: 'i32' }, value: ids.map(() => 1) },
     );
   }
-  return [...keys.slice(0, 1), ...extra, ...keys.slice(1)];
+  const fresh = extra.filter((kv) => !have.has(kv.key));
+  return [...keys.slice(0, 1), ...fresh, ...keys.slice(1)];
 }

@@ -47,6 +47,9 @@ test('the GGUF has llama.* keys, a vocabulary length and no output.weight (tied)
   expect(file.metadata.get('llama.block_count')).toBe(5);
   expect(file.metadata.get('llama.embedding_length')).toBe(64);
   expect((file.metadata.get('tokenizer.ggml.tokens') as string[]).length).toBe(512);
+  // llama.cpp's "no vocabulary", so its loader accepts the file without a tokenizer
+  expect(file.metadata.get('tokenizer.ggml.model')).toBe('none');
+  expect(file.metadata.get('llama.vocab_size')).toBe(512);
   expect(file.tensors.has('output.weight')).toBe(false);
   expect(file.tensors.get('token_embd.weight')!.shape).toEqual([512, 64]);
   // the architecture alone binds its numbers from this file
@@ -74,6 +77,15 @@ describe('smelt init-weights (built CLI)', () => {
     const r = smelt('init-weights', SPEC, '--seed', '3', '-o', out);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(new RegExp(`^wrote ${out}: 47 tensors \\(f32, seed 3\\), `));
+  });
+
+  test('smelt run on the written GGUF prints token ids (no vocabulary)', () => {
+    const out = join(dir, 'run.gguf');
+    expect(smelt('init-weights', SPEC, '--seed', '3', '-o', out).status).toBe(0);
+    const r = smelt('run', 'specs/llama.yaml', '--weights', out, '--steps', '4',
+      '--temperature', '0');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^(\d+ ){4}\n$/);
   });
 
   test('an unknown extension is CLI501', () => {
