@@ -218,12 +218,27 @@ const CASES: Case[] = [
     name: "two RoPE scaling families at once",
     family: 'llama3',
     code: 'SPEC203',
-    arch: ["- q = rope(q, head_size=head_size, theta=rope_theta, ", "- q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2, "],
+    arch: ['- q = rope(q, head_size=head_size, theta=rope_theta, ',
+      '- q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2, '],
     expected: [
       'llama3.yaml:62:11: error SPEC203: rope: scaling attributes linear_factor and ' +
         'llama3_factor exclude each other',
-      ' 62 |     - q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2, llama3_factor=rope_factor, llama3_low_freq_factor=rope_low_freq_factor, llama3_high_freq_factor=rope_high_freq_factor, llama3_orig_ctx=rope_orig_ctx)',
+      ' 62 |     - q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2, llama3_factor=rope_factor,',
       '    |           ^^^^',
+    ],
+  },
+  {
+    name: 'a bad attribute on the continuation line of a statement',
+    family: 'llama3',
+    code: 'SPEC105',
+    arch: ['llama3_orig_ctx=rope_orig_ctx)\n    - k = rope', 'llama3_orig_ctx=rope_orig)\n    - k = rope'],
+    expected: [
+      'llama3.yaml:64:25: error SPEC105: unknown parameter `rope_orig` (known: dim, ' +
+        'hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, norm_eps, ' +
+        'rope_theta, rope_factor, rope_low_freq, rope_high_freq, rope_orig_ctx, ' +
+        'tied_output, head_size, kv_dim)',
+      ' 64 |         llama3_orig_ctx=rope_orig)',
+      '    |                         ^^^^^^^^^',
     ],
   },
   {
