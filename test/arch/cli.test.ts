@@ -13,7 +13,7 @@ const smelt = (args: string[], cwd = process.cwd()) => {
 };
 
 const PUBLISHED = ['gpt2-124m', 'qwen2.5-0.5b', 'llama-3.2-1b', 'smollm2-135m', 'mistral-7b',
-  'gemma-2b', 'phi-3-mini'];
+  'gemma-2b', 'phi-3-mini', 'mixtral-8x7b', 'stories260k'];
 
 describe('inspect --memory', () => {
   test.each(PUBLISHED)('%s: weights, KV cache per token, arena per layout, wasm32 verdict',
