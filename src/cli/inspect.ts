@@ -73,7 +73,6 @@ function wasmVerdict(model: ModelGraph, maxTokens: number, kvBytesPerToken: numb
   const program = compileProgram(model.graph, TARGETS.wasm, maxTokens);
   const layout = planLayout(program);
   const f32Bytes = layout.scratch + layout.frame;
-  const gib = (n: number) => `${(n / 2 ** 30).toFixed(2)} GiB`;
   const lines = ['wasm32 memory (4 GiB at most), with the weights stored as:'];
   for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as const) {
     const bytes = f32Bytes - layout.sizes.weights + weightBytes(model, dtype);
@@ -84,7 +83,7 @@ function wasmVerdict(model: ModelGraph, maxTokens: number, kvBytesPerToken: numb
       verdict = positions >= 1 ? `does not fit; a KV cache of at most ${positions} positions ` +
         `would (--param seq_len=${positions})` : 'does not fit, even without a KV cache';
     }
-    lines.push(`  ${dtype.padEnd(5)} ${gib(bytes).padStart(10)}  ${verdict}`);
+    lines.push(`  ${dtype.padEnd(5)} ${formatBytes(bytes).padStart(10)}  ${verdict}`);
   }
   return lines;
 }

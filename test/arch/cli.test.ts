@@ -21,9 +21,9 @@ describe('inspect --memory', () => {
       const r = smelt(['inspect', `specs/${name}.yaml`, '--memory']);
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^weights\s+[\d.]+ [MG]iB\s+\(f32, \d+ tensors/);
-      expect(r.stdout).toMatch(/KV cache\s+[\d.]+ [MG]iB\s+\([\d.]+ KiB per token × \d+ /);
-      expect(r.stdout).toMatch(/\n {2}wasm \(panels of 4\)\s+weights\s+[\d.]+ [MG]iB\s+arena/);
+      expect(r.stdout).toMatch(/^weights\s+[\d.]+ [KMG]iB\s+\(f32, \d+ tensors/);
+      expect(r.stdout).toMatch(/KV cache\s+[\d.]+ [KMG]iB\s+\([\d.]+ KiB per token × \d+ /);
+      expect(r.stdout).toMatch(/\n {2}wasm \(panels of 4\)\s+weights\s+[\d.]+ [KMG]iB\s+arena/);
       const verdicts = r.stdout.split('\n').filter((l) => /^ {2}(f32|f16|q8_0|q4_0) /.test(l));
       expect(verdicts).toHaveLength(4);
     });
@@ -31,10 +31,10 @@ describe('inspect --memory', () => {
   test('Qwen2.5-0.5B fits in f32; Mistral-7B only as q4_0 with a shorter cache', () => {
     const qwen = smelt(['inspect', 'specs/qwen2.5-0.5b.yaml', '--memory']).stdout;
     expect(qwen).toMatch(/KV cache\s+768\.0 MiB\s+\(24\.0 KiB per token × 32768 positions\)/);
-    expect(qwen).toMatch(/\n {2}f32\s+2\.\d\d GiB {2}fits\n/);
+    expect(qwen).toMatch(/\n {2}f32\s+2\.\d GiB {2}fits\n/);
     const mistral = smelt(['inspect', 'specs/mistral-7b.yaml', '--memory']).stdout;
-    expect(mistral).toMatch(/\n {2}f32\s+3\d\.\d\d GiB {2}does not fit, even without a KV/);
-    expect(mistral).toMatch(new RegExp('\n {2}q4_0\\s+1\\d\\.\\d\\d GiB {2}does not fit; a KV ' +
+    expect(mistral).toMatch(/\n {2}f32\s+3\d\.\d GiB {2}does not fit, even without a KV/);
+    expect(mistral).toMatch(new RegExp('\n {2}q4_0\\s+1\\d\\.\\d GiB {2}does not fit; a KV ' +
       'cache of at most \\d+ positions would \\(--param seq_len=\\d+\\)'));
   });
 });
