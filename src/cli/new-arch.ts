@@ -4,7 +4,7 @@
 // (llama.cpp keys a family's metadata by its architecture name), and a header line says
 // where it came from. It is checked to load, then written with O_EXCL: an existing file is
 // never overwritten (CLI502).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -19,12 +19,7 @@ export interface NewArchFlags {
 function specsDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 4; i++, dir = dirname(dir)) {
-    try {
-      readFileSync(join(dir, 'specs', 'llama.yaml'));
-      return join(dir, 'specs');
-    } catch {
-      // not here: one folder up
-    }
+    if (existsSync(join(dir, 'specs', 'llama.yaml'))) return join(dir, 'specs');
   }
   return resolve('specs');
 }
