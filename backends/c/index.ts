@@ -9,7 +9,7 @@ import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import { contextLimit, outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
 import { chunkedStep } from '../types.js';
 import { preparedWeight } from '../weights.js';
@@ -45,7 +45,7 @@ function loadLibrary(path: string) {
 
 export async function compileNative(input: CompileInput, options: CompileOptions) {
   const target = options.target ?? detectTarget();
-  const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
+  const maxContext = contextLimit(input.graph, input.states);
   const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext),
     { fuse: options.fuse ?? true });
   const source = renderC(program);

@@ -20,7 +20,7 @@ import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import { cacheDir } from '../c/compile.js';
 import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import { contextLimit, outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
 import { chunkedStep } from '../types.js';
 import { preparedWeight } from '../weights.js';
@@ -75,7 +75,7 @@ export async function buildWasm(input: CompileInput, options: { threads: number;
     last = now;
   };
   const first = last;
-  const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
+  const maxContext = contextLimit(input.graph, input.states);
   const program = compileProgram(input.graph, TARGETS.wasm, Math.min(MAX_TOKENS, maxContext),
     { fuse: options.fuse ?? true });
   const layout = planLayout(program);

@@ -19,7 +19,9 @@
 // in a [seq, ctx] matrix; their exponentials are the vector exp.
 //
 //   prefill (n > 1)  one task per (block of TQ tokens, kv head); a token's tile ends at its
-//                    causal limit pos + t + 1, so nothing is masked, only skipped
+//                    causal limit pos + t + 1, so the future is skipped, not masked; with a
+//                    sliding window, positions before the window are masked in the one
+//                    tile that straddles its start
 //   decode  (n = 1)  split-KV: one task per (kv head, tile), each writing its partial
 //                    (m, l, acc) per head to scratch; a second parallel loop merges the
 //                    tiles per head. This gives n_kv_heads × ceil(ctx / B) tasks.
@@ -52,7 +54,13 @@ interface Shape {
   lanes: number;
   /** Accumulators a register tile aims for (the target's matmul tile): FMA chains in flight. */
   chains: number;
+  /** Sliding window: positions each token sees, itself included; 0 = all. */
+  window: number;
 }
+
+/** The first position a token sees when it sees positions below `limit` (0: no window). */
+const windowStart = (s: Shape, limit: KExpr): KExpr =>
+  (s.window === 0 ? int(0) : sub(limit, imin(limit, int(s.window))));
 
 const range = (n: number, from = 0) => [...Array(n).keys()].map((i) => from + i);
 
@@ -205,13 +213,21 @@ function initState(s: Shape, rows: number): KStmt[] {
   ];
 }
 
-/** Token t (rows row .. row + G − 1) visits keys [p0, end): scores, softmax, values. */
+/**
+ * Token t (rows row .. row + G − 1) visits keys [p0, end) — from `lo` on, with a window:
+ * scores, softmax, values.
+ */
 function visitToken(s: Shape, t: KExpr, row: KExpr, end: KExpr): KStmt[] {
   const L = s.lanes;
+  // with a window, the tile's positions before `lo` (at least one position after it is
+  // seen) are masked: their exponentials are 0
+  const mask = s.window === 0 ? [] : [loop('c', 0, sub(v('lo'), v('p0')),
+    range(s.group).map((j) => store('sc', add(j * KV_TILE, v('c')), float(-Infinity))))];
   return [
     local('len', sub(end, v('p0')), 'i32'),
     local('vectored', sub(v('len'), mod(v('len'), L)), 'i32'),
     ...scores(s, (j) => queryAt(s, t, int(j))),
+    ...mask,
     ...softmax(s, row),
     ...values(s, row),
   ];
@@ -228,12 +244,17 @@ function prefill(s: Shape, kvHeads: number): KStmt {
     local('g', mod(v('task'), kvHeads), 'i32'),
     local('tokens', sub(imin(add(v('t0'), TQ), v('n')), v('t0')), 'i32'),
     ...initState(s, TQ * s.group),
-    // the block's last token sees positions 0 .. pos + t0 + tokens − 1
-    loop('p0', 0, add(add(v('pos'), v('t0')), v('tokens')), [
+    // token t sees positions lo .. pos + t (lo = 0 without a window); the block's tiles run
+    // from the first token's lo to the last token's position
+    local('first', mul(div(windowStart(s, add(add(v('pos'), v('t0')), 1)), KV_TILE), KV_TILE),
+      'i32'),
+    loop('p0', v('first'), add(add(v('pos'), v('t0')), v('tokens')), [
       loop('tt', 0, v('tokens'), [
         local('limit', add(add(add(v('pos'), v('t0')), v('tt')), 1), 'i32'),
-        when(v('p0'), '<', v('limit'), visitToken(s, add(v('t0'), v('tt')),
-          mul(v('tt'), s.group), imin(add(v('p0'), KV_TILE), v('limit')))),
+        local('lo', windowStart(s, v('limit')), 'i32'),
+        when(v('p0'), '<', v('limit'), [when(v('lo'), '<', add(v('p0'), KV_TILE),
+          visitToken(s, add(v('t0'), v('tt')), mul(v('tt'), s.group),
+            imin(add(v('p0'), KV_TILE), v('limit'))))]),
       ]),
     ], { step: KV_TILE }),
     loop('r', 0, mul(v('tokens'), s.group), [
@@ -253,11 +274,14 @@ function decode(s: Shape, kvHeads: number): KStmt[] {
     mul(add(mul(add(mul(g, v('splits')), sp), s.group), j), stride);
   return [
     local('ctx', add(v('pos'), 1), 'i32'),
-    local('splits', div(add(v('ctx'), KV_TILE - 1), KV_TILE), 'i32'),
+    local('lo', windowStart(s, v('ctx')), 'i32'),
+    // the tiles that hold positions lo .. ctx − 1
+    local('first', div(v('lo'), KV_TILE), 'i32'),
+    local('splits', sub(div(add(v('ctx'), KV_TILE - 1), KV_TILE), v('first')), 'i32'),
     loop('task', 0, mul(int(kvHeads), v('splits')), [
       local('g', div(v('task'), v('splits')), 'i32'),
       local('sp', mod(v('task'), v('splits')), 'i32'),
-      local('p0', mul(v('sp'), KV_TILE), 'i32'),
+      local('p0', mul(add(v('first'), v('sp')), KV_TILE), 'i32'),
       ...initState(s, s.group),
       ...visitToken(s, int(0), int(0), imin(add(v('p0'), KV_TILE), v('ctx'))),
       loop('r', 0, s.group, [
@@ -291,6 +315,7 @@ function decode(s: Shape, kvHeads: number): KStmt[] {
 
 export function attention(node: Node, { graph, target, layouts }: LowerContext): Kernel {
   const heads = node.attrs.n_heads as number;
+  const window = (node.attrs.window as number | undefined) ?? 0;
   const kvHeads = node.attrs.n_kv_heads as number;
   const width = node.type.shape[1] as number;
   const headSize = width / heads;
@@ -303,10 +328,11 @@ export function attention(node: Node, { graph, target, layouts }: LowerContext):
   }
   const s: Shape = { heads, group: heads / kvHeads, headSize, width, context,
     keyPanels: Math.ceil(context / target.lanes), lanes: target.lanes,
-    chains: target.tile.rows * target.tile.cols };
+    chains: target.tile.rows * target.tile.cols, window };
   const splits = Math.ceil(context / KV_TILE);
   return {
-    name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}`,
+    name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}` +
+      (window === 0 ? '' : `_win${window}`),
     doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${headSize})·v, ${heads} heads over ` +
       `${kvHeads} kv heads, head-major caches, kv tiles of ${KV_TILE}`,
     params: [{ name: 'out', type: 'f32', out: true }, { name: 'q', type: 'f32', out: false },

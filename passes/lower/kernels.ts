@@ -17,7 +17,11 @@ import type { Target } from '../../ir/target.js';
 import type { LayoutPlan } from '../layout.js';
 import { attention } from './attention.js';
 import { plainAttention } from './attention-plain.js';
+import { FAMILY_GENERATORS } from './family.js';
 import { packedMatmul } from './matmul.js';
+import { moe } from './moe.js';
+import { scaledRope } from './rope.js';
+import { isPlainRope } from '../../ir/rope.js';
 
 /** What a generator may look at besides its node. */
 export interface LowerContext {
@@ -28,6 +32,8 @@ export interface LowerContext {
   folds: ReadonlyMap<number, number>;
   /** FlashAttention-style tiles (default); false lowers the plain per-head kernel. */
   tiledAttention: boolean;
+  /** The most tokens one step may take (the arena is planned for it). */
+  maxTokens: number;
 }
 
 type Generator = (node: Node, ctx: LowerContext) => Kernel;
@@ -148,17 +154,20 @@ function matmul(node: Node, ctx: LowerContext): Kernel {
 function rmsnorm(node: Node, { target }: LowerContext): Kernel {
   const d = dim(node, 1);
   const eps = node.attrs.eps as number;
+  const offset = (node.attrs.gain_offset as number | undefined) ?? 0;
+  const gain = offset === 0 ? load('weight', v('i')) : add(float(offset), load('weight', v('i')));
   const x = (i: KExpr, lanes = target.lanes) => load('x', add(mul(v('t'), d), i), lanes);
   const ss = dot('ss', x, x, d, target.lanes, 'ss');
   return {
-    name: `rmsnorm_${d}_${eps}`.replace(/[.-]/g, '_'),
-    doc: `out[n, ${d}] = x / sqrt(mean(x²) + ${eps}) · weight[${d}]`,
+    name: `rmsnorm_${d}_${eps}${offset === 0 ? '' : `_offset${offset}`}`.replace(/[.-]/g, '_'),
+    doc: `out[n, ${d}] = x / sqrt(mean(x²) + ${eps}) · ` +
+      (offset === 0 ? `weight[${d}]` : `(${offset} + weight[${d}])`),
     params: [out(), arg('x'), arg('weight')],
     body: [loop('t', 0, v('n'), [
       ...ss.stmts,
       local('scale', div(float(1), call('sqrt', add(div(ss.result, float(d)), float(eps))))),
       loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')),
-        mul(mul(load('x', add(mul(v('t'), d), v('i'))), v('scale')), load('weight', v('i'))))]),
+        mul(mul(load('x', add(mul(v('t'), d), v('i'))), v('scale')), gain))]),
     ], { parallel: true })],
   };
 }
@@ -186,6 +195,7 @@ function embed(node: Node, { layouts }: LowerContext): Kernel {
  * so each token computes its cos/sin table once (in f64) and every head reuses it.
  */
 function rope(node: Node): Kernel {
+  if (!isPlainRope(node.attrs)) return scaledRope(node);
   const width = dim(node, 1);
   const hs = node.attrs.head_size as number;
   const theta = node.attrs.theta as number;
@@ -301,6 +311,8 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   rms_matmul: fusedMatmul,
   matmul_add: fusedMatmul,
   swiglu_matmul: fusedMatmul,
+  ...FAMILY_GENERATORS,
+  moe,
 };
 
 export function generatorFor(op: OpKind): Generator {

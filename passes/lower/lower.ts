@@ -17,7 +17,7 @@ import { generatorFor } from './kernels.js';
 
 export function lower(graph: Graph, plan: MemoryPlan, layouts: LayoutPlan,
   folds: ReadonlyMap<number, number>, target: Target, tiledAttention = true): KernelProgram {
-  const ctx = { graph, target, layouts, folds, tiledAttention };
+  const ctx = { graph, target, layouts, folds, tiledAttention, maxTokens: plan.maxTokens };
   const kernels = new Map<string, { kernel: Kernel; text: string }>();
   const calls: KernelCall[] = [];
   // scratch is dead between kernels (each ends in a barrier): one block past the arena

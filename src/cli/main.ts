@@ -6,7 +6,9 @@ import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
 import { compileCommand } from './compile.js';
+import { initWeightsCommand } from './init-weights.js';
 import { inspectCommand } from './inspect.js';
+import { newArchCommand } from './new-arch.js';
 import { collect, int, number } from './options.js';
 import { perplexityCommand } from './perplexity.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
@@ -74,6 +76,21 @@ weightOptions(program.command('perplexity')
   .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
   .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
   .action(perplexityCommand);
+program.command('init-weights')
+  .description('write seeded random weights for a spec as a GGUF or safetensors checkpoint')
+  .argument('<spec>', 'model spec (YAML)')
+  .requiredOption('--seed <s>', 'random seed', int(0))
+  .requiredOption('-o, --out <file>', 'FILE.gguf or FILE.safetensors')
+  .option('--tokenizer <file>', 'llama2.c tokenizer .bin to embed as the GGUF vocabulary')
+  .option('--param <name=value>', 'set a spec parameter over the model file', collect)
+  .action(initWeightsCommand);
+
+program.command('new-arch')
+  .description('start a new architecture spec as a copy of an existing one')
+  .argument('<name>', 'the new family name (lowercase; also its GGUF key prefix)')
+  .requiredOption('--from <base>', 'architecture to copy: a name in specs/ (llama) or a .yaml')
+  .option('-o, --out <file>', 'where to write it (default NAME.yaml; never overwritten)')
+  .action(newArchCommand);
 
 program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')
