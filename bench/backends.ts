@@ -17,7 +17,7 @@ import { compileNative } from '../backends/c/index.js';
 import { buildWasm } from '../backends/wasm/index.js';
 import { loadSpec, specGraph } from '../src/frontend/index.js';
 import { compileInput, loadModel } from '../src/runtime/load.js';
-import { probe } from './probe.js';
+import { probe } from '../src/bench/probe.js';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'c,wasm').split(',');

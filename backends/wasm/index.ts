@@ -172,6 +172,15 @@ class WasmExecutable implements Executable {
     return this.limits.maxContext;
   }
 
+  /** The whole linear memory: weights, KV cache, arena and the threads' stacks. */
+  get memoryBytes(): number {
+    return this.buffer.byteLength;
+  }
+
+  dispose(): void {
+    this.pool?.close();
+  }
+
   reset(): void {
     new Float32Array(this.buffer, this.layout.states, this.stateFloats).fill(0);
   }
