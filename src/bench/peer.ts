@@ -6,7 +6,7 @@
 // text generation (n_gen > 0, n_prompt = 0), each with avg_ts and samples_ts (tokens/s).
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, openSync, readSync, statSync } from 'node:fs';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { stat } from './measure.js';
 import type { MachineCeilings } from './probe.js';
@@ -73,7 +73,9 @@ function runLlamaBench(peer: Peer, weights: string, run: PeerRun): Record[] {
   const r = spawnSync(peer.path, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   const failed = (why: string) => new SmeltError('CLI504',
     `${peer.kind} at ${peer.path} ${why}`);
-  if (r.error) throw failed(`could not be run (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`);
+  if (r.error) {
+    throw failed(`could not be run (${(r.error as NodeJS.ErrnoException).code ?? r.error})`);
+  }
   if (r.status !== 0) {
     const last = r.stderr.trim().split('\n').pop() ?? '';
     throw failed(`exited with code ${r.status}${last ? `: ${last}` : ''}`);
@@ -105,13 +107,26 @@ function layoutOf(record: Record | undefined): string {
   return m ? m[1]!.toLowerCase() : 'gguf';
 }
 
+/** Before anything is measured: the weights are GGUF and the peer is an executable file. */
+export function checkPeer(peer: Peer, weights: string | undefined): void {
+  if (weights === undefined || !isGguf(weights)) {
+    throw new SmeltError('CLI505', `--peer ${peer.kind} runs on the same weights, which must ` +
+      `be a GGUF file; got ${weights ?? 'random weights (--random-weights)'}`);
+  }
+  try {
+    accessSync(peer.path, constants.X_OK);
+    if (!statSync(peer.path).isFile()) throw new Error('not a file');
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new SmeltError('CLI504', `${peer.kind} at ${peer.path} cannot be run (${reason}): ` +
+      'pass the path of a llama-bench binary built from llama.cpp');
+  }
+}
+
 /** The peer's rows, one per thread count, with the same roofline figures as smelt's rows. */
 export function peerRows(peer: Peer, run: PeerRun): Row[] {
-  if (run.weights === undefined || !isGguf(run.weights)) {
-    throw new SmeltError('CLI505', `--peer ${peer.kind} runs on the same weights, which must ` +
-      `be a GGUF file; got ${run.weights ?? 'random weights (--random-weights)'}`);
-  }
-  const records = runLlamaBench(peer, run.weights, run);
+  checkPeer(peer, run.weights);
+  const records = runLlamaBench(peer, run.weights!, run);
   return run.threads.map((threads): Row => {
     const mine = records.filter((r) => r.n_threads === threads);
     const pp = mine.find((r) => r.n_prompt > 0 && r.n_gen === 0);

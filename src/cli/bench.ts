@@ -10,7 +10,7 @@ import { SmeltError } from '../../ir/diagnostics.js';
 import { chartsSvg } from '../bench/chart.js';
 import { parseLayouts } from '../bench/layouts.js';
 import { runCombos, workUnits } from '../bench/measure.js';
-import { parsePeer, peerRows } from '../bench/peer.js';
+import { checkPeer, parsePeer, peerRows } from '../bench/peer.js';
 import { cpuModel, machineCeilings } from '../bench/probe.js';
 import { markdownReport, terminalReport } from '../bench/table.js';
 import { benchWork } from '../bench/measure.js';
@@ -61,6 +61,7 @@ export async function benchCommand(specPath: string, flags: BenchFlags): Promise
   const threads = numberList('--threads', flags.threads);
   const layouts = parseLayouts(flags.quant);
   const peers = (flags.peer ?? []).map(parsePeer);
+  for (const peer of peers) checkPeer(peer, flags.weights);
   const loaded = loadFromFlags(specPath, flags);
   const maxContext = Math.min(...loaded.model.states.map((s) => s.shape[0]!));
   if (flags.prompt + flags.gen > maxContext) {
