@@ -99,6 +99,8 @@ export async function chartsSvg(report: BenchReport): Promise<string> {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: `smelt bench: ${report.spec} (${report.weights})`,
     vconcat: [throughputChart(report), rooflineChart(report)],
+    // threads colour the bars, series the points: two legends, not one merged scale
+    resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
     config: { font: 'sans-serif' },
   };
   const compiled = vegaLite.compile(spec as unknown as vegaLite.TopLevelSpec).spec;
