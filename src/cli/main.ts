@@ -84,7 +84,7 @@ weightOptions(program.command('bench')
   .option('--repeat <n>', 'timed rounds after the warm-up; figures are their medians', int(1), 5)
   .option('--probe', 're-measure the machine ceilings (bandwidth, FMA peak) instead of the ' +
     'cached ones')
-  .option('--per-kernel', 'add a per-kernel breakdown from an instrumented build (c backend)')
+  .option('--per-kernel', 'add a per-kernel breakdown from an instrumented build (c, wasm)')
   .option('--peer <kind=path>', 'also run a peer engine on the same GGUF weights, e.g. ' +
     'llama-bench=/path/to/llama-bench (repeatable)', collect)
   .option('--json <file>', 'write the full report as JSON')
