@@ -40,11 +40,15 @@ function pointData(report: BenchReport): Datum[] {
   return points.filter((p) => p.intensity > 0 && p.gflops > 0 && Number.isFinite(p.gflops));
 }
 
-/** Each thread count's ceiling, sampled along the intensity axis. */
-function ceilingData(report: BenchReport): Datum[] {
+/** Each thread count's ceiling, sampled from below the points to past the ridge. */
+function ceilingData(report: BenchReport, points: Datum[]): Datum[] {
+  const xs = points.map((p) => p.intensity as number);
+  const ridges = report.machine.ceilings.map((c) => c.gflops / c.readGBps);
+  const from = Math.floor(Math.log10(Math.min(...xs, ...ridges) / 2) * 8) / 8;
+  const to = Math.log10(Math.max(...xs, ...ridges) * 3);
   const out: Datum[] = [];
   for (const c of report.machine.ceilings) {
-    for (let e = -2; e <= 3; e += 0.125) {
+    for (let e = from; e <= to; e += 0.125) {
       const intensity = 10 ** e;
       out.push({ ceiling: `${c.threads}T ceiling`, intensity,
         gflops: Math.min(c.gflops, c.readGBps * intensity) });
@@ -78,15 +82,16 @@ function rooflineChart(report: BenchReport) {
   const x = { field: 'intensity', type: 'quantitative', scale: { type: 'log' },
     title: 'arithmetic intensity (FLOP/byte)' };
   const y = { field: 'gflops', type: 'quantitative', scale: { type: 'log' }, title: 'GFLOP/s' };
+  const points = pointData(report);
   return {
     title: 'roofline: ' + (report.rows.some((r) => r.kernels) ? 'per-kernel points'
       : 'one point per row and phase'),
     width: 560, height: 320,
     layer: [
-      { data: { values: ceilingData(report) }, mark: { type: 'line', strokeDash: [4, 3] },
+      { data: { values: ceilingData(report, points) }, mark: { type: 'line', strokeDash: [4, 3] },
         encoding: { x, y, detail: { field: 'ceiling' },
           color: { field: 'ceiling', title: 'ceiling / series' } } },
-      { data: { values: pointData(report) }, mark: { type: 'point', filled: true, size: 60 },
+      { data: { values: points }, mark: { type: 'point', filled: true, size: 60 },
         encoding: { x, y, color: { field: 'series' }, shape: { field: 'phase' },
           tooltip: [{ field: 'label' }, { field: 'gflops' }, { field: 'intensity' }] } },
     ],
