@@ -176,8 +176,9 @@ function threadsOf(backend: Backend, threads: readonly number[]): readonly numbe
   return backend.name === 'ref' ? [1] : threads;
 }
 
-/** Every combination's row, in the order backends × layouts × threads. */
-export async function runCombos(plan: BenchPlan): Promise<Row[]> {
+/** Every combination's row, in the order backends × layouts × threads, and the work. */
+export async function runCombos(plan: BenchPlan):
+  Promise<{ rows: Row[]; work: BenchReport['work'] }> {
   const { loaded, prompt: promptLength, gen, ceilings } = plan;
   const vocab = Number(loaded.model.env.get('vocab_size'));
   const prompt = promptIds(promptLength, vocab);
@@ -236,5 +237,5 @@ export async function runCombos(plan: BenchPlan): Promise<Row[]> {
       }
     }
   }
-  return rows;
+  return { rows, work };
 }

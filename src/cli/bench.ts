@@ -13,9 +13,7 @@ import { runCombos, workUnits } from '../bench/measure.js';
 import { checkPeer, parsePeer, peerRows } from '../bench/peer.js';
 import { cpuModel, machineCeilings } from '../bench/probe.js';
 import { markdownReport, terminalReport } from '../bench/table.js';
-import { benchWork } from '../bench/measure.js';
 import type { BenchReport } from '../bench/types.js';
-import { runGraphPasses } from '../../passes/pipeline.js';
 import type { ModelFlags } from './setup.js';
 import { loadFromFlags } from './setup.js';
 
@@ -78,14 +76,13 @@ export async function benchCommand(specPath: string, flags: BenchFlags): Promise
     format: 'bench [{bar}] {value}/{total} {what}', clearOnComplete: true },
   cliProgress.Presets.shades_classic);
   bar.start(workUnits(plan), 0, { what: '' });
-  let rows;
+  let measured;
   try {
-    rows = await runCombos({ ...plan, onProgress: (what) => bar.increment({ what }) });
+    measured = await runCombos({ ...plan, onProgress: (what) => bar.increment({ what }) });
   } finally {
     bar.stop();
   }
-  const work = benchWork(runGraphPasses(loaded.model.graph, { fuse: true }), flags.prompt,
-    flags.gen);
+  const { rows, work } = measured;
   for (const peer of peers) {
     rows.push(...peerRows(peer, { weights: flags.weights, threads, prompt: flags.prompt,
       gen: flags.gen, repeat: flags.repeat, work, ceilings }));

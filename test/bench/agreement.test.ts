@@ -41,7 +41,7 @@ describe('a disagreement between backends', () => {
       { path: modelPath('stories260K/stories260K.bin') });
     const ceilings = { readBytesPerSecond: { 1: 1e10 }, flopsPerSecond: { 1: 1e11 },
       measuredAt: 'test', fresh: false };
-    const rows = await runCombos({ loaded, backends: [refBackend, skewed], layouts: ['f32'],
+    const { rows } = await runCombos({ loaded, backends: [refBackend, skewed], layouts: ['f32'],
       threads: [1], prompt: PROMPT, gen: 6, repeat: 1, perKernel: false, ceilings });
     expect(rows.map((r) => r.agreement.agrees)).toEqual([true, false]);
     const bad = rows[1]!.agreement;
