@@ -84,7 +84,7 @@ describe('smelt bench on stories260K', () => {
     for (const row of report.rows.filter((r) => !r.peer)) {
       for (const phase of ['prefill', 'decode'] as const) {
         const kernels = row.kernels!.filter((k) => k.phase === phase);
-        expect(kernels.map((k) => k.kernel)).toContain('attention_8x4x8_ctx512');
+        expect(kernels.some((k) => k.kernel.startsWith('attention'))).toBe(true);
         expect(kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 6);
         for (const k of kernels) {
           expect(k.seconds).toBeGreaterThan(0);
@@ -92,8 +92,8 @@ describe('smelt bench on stories260K', () => {
         }
       }
       // decode runs 4 steps of every layer's calls: 5 layers of attention
-      expect(row.kernels!.find((k) => k.phase === 'decode' &&
-        k.kernel === 'attention_8x4x8_ctx512')!.calls).toBe(5 * 4);
+      expect(row.kernels!.filter((k) => k.phase === 'decode' && k.kernel.startsWith('attention'))
+        .reduce((n, k) => n + k.calls, 0)).toBe(5 * 4);
     }
   });
 
