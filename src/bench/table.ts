@@ -5,7 +5,7 @@ import { formatBytes } from '../cli/format.js';
 import type { BenchReport, KernelRow, Row, Stat } from './types.js';
 
 const HEADER = ['backend', 'layout', 'threads', 'compile cold / warm', 'prefill tok/s',
-  'GFLOP/s', 'of peak', 'decode tok/s', 'GB/s', 'of BW', 'memory', 'greedy ids'];
+  'GFLOP/s', 'of peak', 'decode tok/s', 'GB/s', 'of BW', 'module memory', 'greedy ids'];
 const KERNEL_HEADER = ['phase', 'kernel', 'calls', 'time', 'share', 'GB/s', 'GFLOP/s', 'FLOP/B',
   'what'];
 /** The terminal leaves out the kernel's doc line: the kernel name says enough there. */
