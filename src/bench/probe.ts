@@ -117,7 +117,8 @@ export interface MachineCeilings extends Ceilings {
 }
 
 /** The ceilings for `threadCounts`: cached ones, measuring any missing (or all, on `remeasure`). */
-export function machineCeilings(threadCounts: number[], remeasure: boolean): MachineCeilings {
+export function machineCeilings(threadCounts: number[], remeasure: boolean,
+  onMeasure?: (file: string) => void): MachineCeilings {
   const file = join(cacheDir(), 'probe.json');
   const key = `${cpuModel()}\0${availableParallelism()}\0${compilerVersion()}`;
   let cached: ProbeFile | undefined;
@@ -130,6 +131,7 @@ export function machineCeilings(threadCounts: number[], remeasure: boolean): Mac
   const missing = threadCounts.filter((t) => !(t in (cached?.ceilings.readBytesPerSecond ?? {})));
   if (cached && missing.length === 0) return { ...cached.ceilings, measuredAt: cached.measuredAt,
     fresh: false };
+  onMeasure?.(file);
   const measured = probe(missing);
   const ceilings: Ceilings = {
     readBytesPerSecond: { ...cached?.ceilings.readBytesPerSecond, ...measured.readBytesPerSecond },

@@ -69,7 +69,8 @@ export async function benchCommand(specPath: string, flags: BenchFlags): Promise
   const weights = flags.weights ?? `random weights, seed ${flags.randomWeights}`;
   const load = loadavg()[0]!;
 
-  const ceilings = machineCeilings(threads, flags.probe ?? false);
+  const ceilings = machineCeilings(threads, flags.probe ?? false, (file) => process.stderr.write(
+    `smelt: measuring read bandwidth and FMA peak (kept in ${file}; --probe re-measures)\n`));
   const plan = { loaded, backends, layouts, threads, prompt: flags.prompt, gen: flags.gen,
     repeat: flags.repeat, perKernel: flags.perKernel ?? false, ceilings };
   const bar = new cliProgress.SingleBar({ stream: process.stderr, hideCursor: true,
