@@ -57,13 +57,16 @@ describe('machine probe', () => {
 
   test('is measured once, cached in the smelt cache folder, and re-measured on request', () => {
     setKnob('cacheDir', dir);
-    const first = machineCeilings([1], false);
+    const said: string[] = [];
+    const first = machineCeilings([1], false, (file) => said.push(file));
     expect(first.fresh).toBe(true);
+    expect(said).toEqual([join(dir, 'probe.json')]);
     expect(first.readBytesPerSecond[1]).toBeGreaterThan(1e9);
     expect(first.flopsPerSecond[1]).toBeGreaterThan(1e9);
     expect(existsSync(join(dir, 'probe.json'))).toBe(true);
-    const again = machineCeilings([1], false);
+    const again = machineCeilings([1], false, (file) => said.push(file));
     expect(again).toEqual({ ...first, fresh: false });
+    expect(said).toHaveLength(1);
     expect(machineCeilings([1], true).fresh).toBe(true);
   });
 });
