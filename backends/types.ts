@@ -4,6 +4,7 @@
 
 import { SmeltError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
+import type { KernelCall } from '../ir/kernel.js';
 import type { Target } from '../ir/target.js';
 
 /** A graph with its persistent states, as the frontend builds it. */
@@ -20,6 +21,18 @@ export interface CompileOptions {
   target?: Target;
   /** Run the fusion passes (default true). */
   fuse?: boolean;
+  /** Time every kernel call (an instrumented build, for `smelt bench --per-kernel`). */
+  profile?: boolean;
+}
+
+/** Per-call timings of an instrumented build, summed over the steps since the last reset. */
+export interface KernelProfile {
+  /** The step's kernel calls in order: `seconds()[i]` belongs to `calls[i]`. */
+  readonly calls: readonly KernelCall[];
+  /** Each kernel's one-line doc, by kernel name. */
+  readonly docs: ReadonlyMap<string, string>;
+  seconds(): Float64Array;
+  reset(): void;
 }
 
 /** What every backend checks before a step: positions fit the cache, ids fit the vocab. */
@@ -69,6 +82,12 @@ export interface Executable {
   forward(tokens: Int32Array, pos: number): Float32Array;
   /** Forgets the KV cache. */
   reset(): void;
+  /** Bytes of the module's own memory (weights, KV cache, arena), when the backend knows. */
+  readonly memoryBytes?: number;
+  /** Present when compiled with `profile: true` on a backend that can time its kernels. */
+  readonly profile?: KernelProfile;
+  /** Frees the module's memory and threads now; the executable is unusable afterwards. */
+  dispose?(): void;
 }
 
 export interface Backend {

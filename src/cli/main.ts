@@ -5,6 +5,7 @@
 import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
+import { benchCommand } from './bench.js';
 import { compileCommand } from './compile.js';
 import { initWeightsCommand } from './init-weights.js';
 import { inspectCommand } from './inspect.js';
@@ -103,6 +104,26 @@ program.command('compile')
     int(1), 1)
   .option('--target <name>', 'c: native, avx512, avx2, scalar, wasm', 'native')
   .action(compileCommand);
+
+weightOptions(program.command('bench')
+  .description('benchmark backends × layouts × threads: compile time, prefill and decode ' +
+    'tokens/s, roofline, memory; checks that the backends agree')
+  .argument('<spec>', 'model or architecture spec (YAML)'))
+  .option('--backends <list>', 'backends to compare, the first is the reference', 'c,wasm')
+  .option('--threads <list>', 'thread counts', '1,2')
+  .option('--quant <list>', 'weight layouts (f32; q8_0, q4_0, f16, mixed where built)', 'f32')
+  .option('--prompt <n>', 'prompt tokens (prefill)', int(1), 128)
+  .option('--gen <n>', 'generated tokens (decode)', int(1), 64)
+  .option('--repeat <n>', 'timed rounds after the warm-up; figures are their medians', int(1), 5)
+  .option('--probe', 're-measure the machine ceilings (bandwidth, FMA peak) instead of the ' +
+    'cached ones')
+  .option('--per-kernel', 'add a per-kernel breakdown from an instrumented build (c, wasm)')
+  .option('--peer <kind=path>', 'also run a peer engine on the same GGUF weights, e.g. ' +
+    'llama-bench=/path/to/llama-bench (repeatable)', collect)
+  .option('--json <file>', 'write the full report as JSON')
+  .option('--md <file>', 'write the tables as Markdown')
+  .option('--svg <file>', 'write charts: tokens/s by combination, and the roofline')
+  .action(benchCommand);
 
 // `smelt run … | head` closes stdout early: that is the reader's choice, not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
