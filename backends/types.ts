@@ -5,6 +5,7 @@
 import { SmeltError } from '../ir/diagnostics.js';
 import type { Graph } from '../ir/graph.js';
 import type { StoredDType } from '../ir/quant.js';
+import type { KernelCall } from '../ir/kernel.js';
 import type { Target } from '../ir/target.js';
 import type { QuantPolicy, WeightDType } from '../passes/layout.js';
 
@@ -38,6 +39,8 @@ export interface CompileOptions {
   quantWeights?: Readonly<Record<string, WeightDType>>;
   /** Quantized matmuls: integer dot products (default) or dequantized in registers. */
   quantKernels?: 'int' | 'float';
+  /** Time every kernel call (an instrumented build, for `smelt bench --per-kernel`). */
+  profile?: boolean;
 }
 
 /** The pipeline options a backend derives from its compile options. */
@@ -48,6 +51,16 @@ export function pipelineOptions(options: CompileOptions) {
       ? { weights: options.quantWeights } : {}) },
     quantKernels: options.quantKernels ?? 'int',
   } as const;
+}
+
+/** Per-call timings of an instrumented build, summed over the steps since the last reset. */
+export interface KernelProfile {
+  /** The step's kernel calls in order: `seconds()[i]` belongs to `calls[i]`. */
+  readonly calls: readonly KernelCall[];
+  /** Each kernel's one-line doc, by kernel name. */
+  readonly docs: ReadonlyMap<string, string>;
+  seconds(): Float64Array;
+  reset(): void;
 }
 
 /** What every backend checks before a step: positions fit the cache, ids fit the vocab. */
@@ -97,6 +110,12 @@ export interface Executable {
   forward(tokens: Int32Array, pos: number): Float32Array;
   /** Forgets the KV cache. */
   reset(): void;
+  /** Bytes of the module's own memory (weights, KV cache, arena), when the backend knows. */
+  readonly memoryBytes?: number;
+  /** Present when compiled with `profile: true` on a backend that can time its kernels. */
+  readonly profile?: KernelProfile;
+  /** Frees the module's memory and threads now; the executable is unusable afterwards. */
+  dispose?(): void;
 }
 
 export interface Backend {

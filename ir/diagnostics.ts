@@ -10,7 +10,7 @@
 
 /**
  * Codes by hundreds: SPEC1xx structure, SPEC2xx graph, WEIGHT3xx, TOK4xx, CLI5xx, RUN6xx,
- * BACKEND7xx.
+ * BACKEND7xx, EVAL8xx (quality measurements: `smelt perplexity`).
  */
 export const CATALOG = {
   SPEC100: 'YAML syntax error',
@@ -40,6 +40,8 @@ export const CATALOG = {
   TOK402: 'no tokenizer',
   CLI501: 'bad option',
   CLI502: 'cannot write output file',
+  CLI504: 'peer benchmark failed',
+  CLI505: 'peer needs GGUF weights',
   RUN601: 'context overflow',
   RUN602: 'unknown backend',
   RUN603: 'token id out of range',
@@ -50,6 +52,9 @@ export const CATALOG = {
   BACKEND703: 'cannot load compiled module',
   BACKEND705: 'cannot write the module cache',
   BACKEND704: 'model does not fit a wasm32 memory',
+  EVAL801: 'cannot read text file',
+  EVAL802: 'text too short',
+  EVAL803: 'models not comparable',
 } as const;
 
 export type DiagnosticCode = keyof typeof CATALOG;

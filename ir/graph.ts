@@ -85,6 +85,20 @@ export function tokenLimit(graph: Graph): number {
   return limit;
 }
 
+/**
+ * The most positions a run may reach: the rows of every state (KV cache) and of every
+ * learned position table (`pos_embed`), whichever is fewest.
+ */
+export function contextLimit(graph: Graph, states: readonly { shape: readonly number[] }[]) {
+  let limit = Math.min(...states.map((s) => s.shape[0]!));
+  for (const node of graph.nodes) {
+    if (node.op !== 'pos_embed') continue;
+    const rows = graph.nodes[node.inputs[1]!]!.type.shape[0];
+    if (typeof rows === 'number') limit = Math.min(limit, rows);
+  }
+  return limit;
+}
+
 /** Width of a row of the first graph output: the vocabulary for a language model. */
 export function outputWidth(graph: Graph): number {
   const shape = graph.nodes[graph.outputs[0]!]!.type.shape;

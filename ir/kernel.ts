@@ -171,6 +171,7 @@ export const mod = bin('%');
 export const max = bin('max');
 export const band = bin('&');
 export const shr = bin('>>');
+export const imin = bin('imin');
 export const call = (fn: MathFn, ...args: KExpr[]): KExpr => ({ k: 'call', fn, args });
 export const load = (buf: string, index: KExpr, lanes = 1): KExpr =>
   ({ k: 'load', buf, index, lanes });

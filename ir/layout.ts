@@ -6,6 +6,10 @@
 //                A vector load at packed[p][k] gives column k of L consecutive rows, so a
 //                matmul broadcasts x[t, k] and accumulates L outputs per FMA, with no
 //                horizontal sum; rows can still be gathered (embedding lookup).
+//   heads(S, L)  for a KV cache [N positions, K = H·S]: head-major, each head's S columns
+//                in panels of L positions: packed[h][p / L][c][p mod L] = x[p][h·S + c].
+//                One head's positions are contiguous (attention streams them in one run),
+//                and with L > 1 a vector load is column c of L consecutive positions.
 //   f16(L)       panels(L) with every element an IEEE half: half the bytes.
 //   q8_0(L)      ggml's q8_0 blocks (32 int8 + an f16 scale per row and block of 32 columns),
 //   q4_0(L)      or q4_0 blocks (32 nibbles + an f16 scale), row-interleaved by panels of L.
@@ -35,6 +39,7 @@ export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'q8_0', 'q4_
 export type Layout =
   | { kind: 'rows' }
   | { kind: 'panels'; lanes: number }
+  | { kind: 'heads'; size: number; lanes: number }
   | { kind: 'f16'; lanes: number }
   | { kind: QuantKind; lanes: number };
 
@@ -44,7 +49,29 @@ export function formatLayout(layout: Layout): string {
   switch (layout.kind) {
     case 'rows': return 'rows';
     case 'panels': return `panels${layout.lanes}`;
+    case 'heads': return `heads${layout.size}x${layout.lanes}`;
     default: return `${layout.kind}x${layout.lanes}`;
+  }
+}
+
+/** Where element (row, col) of a [·, k] f32 matrix sits in `layout` (for n rows). */
+export function layoutIndex(layout: Layout, n: number, k: number, row: number,
+  col: number): number {
+  switch (layout.kind) {
+    case 'rows': return row * k + col;
+    case 'panels': {
+      const l = layout.lanes;
+      return Math.floor(row / l) * k * l + col * l + (row % l);
+    }
+    case 'heads': {
+      const { size, lanes } = layout;
+      const panels = Math.ceil(n / lanes);
+      const head = Math.floor(col / size);
+      return ((head * panels + Math.floor(row / lanes)) * size + (col % size)) * lanes +
+        (row % lanes);
+    }
+    default:
+      throw new InternalError('layout', `no f32 element index in ${formatLayout(layout)}`);
   }
 }
 
@@ -63,7 +90,8 @@ export const scaleBytes = (lanes: number, k: number): number =>
 export function panelBytes(layout: Layout, k: number): number {
   switch (layout.kind) {
     case 'rows': throw new InternalError('layout', 'rows have no panels');
-    case 'panels': return k * layout.lanes * 4;
+    case 'panels':
+    case 'heads': return k * layout.lanes * 4; // heads: L positions of every head
     case 'f16': return k * layout.lanes * 2;
     case 'q8_0':
     case 'q4_0': return scaleBytes(layout.lanes, k) + (k / QK) * quantBytes(layout.kind,
@@ -83,6 +111,13 @@ export function pack(data: Float32Array, layout: Layout, n: number, k: number): 
   switch (layout.kind) {
     case 'rows': return data;
     case 'panels': return packPanels(data, layout.lanes, n, k);
+    case 'heads': {
+      const out = new Float32Array(layoutSize(layout, n, k));
+      for (let row = 0; row < n; row++) {
+        for (let i = 0; i < k; i++) out[layoutIndex(layout, n, k, row, i)] = data[row * k + i]!;
+      }
+      return out;
+    }
     case 'f16':
     case 'q8_0':
     case 'q4_0': return words(packEncoded(encode(layout.kind, data), layout, n, k));
@@ -112,7 +147,7 @@ function packPanels(data: Float32Array, lanes: number, n: number, k: number): Fl
  * quantized checkpoint loads bit for bit.
  */
 export function packEncoded(src: Uint8Array, layout: Layout, n: number, k: number): Uint8Array {
-  if (layout.kind === 'rows' || layout.kind === 'panels') {
+  if (layout.kind === 'rows' || layout.kind === 'panels' || layout.kind === 'heads') {
     throw new InternalError('layout', `${formatLayout(layout)} holds f32, not encoded blocks`);
   }
   const lanes = layout.lanes;

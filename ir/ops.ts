@@ -21,6 +21,15 @@ export type OpKind =
   | 'silu'
   | 'mul'
   | 'add'
+  // primitives of other families (GPT-2, Qwen2, Gemma, Phi-3, Mistral); docs/spec.md
+  | 'layernorm' // (x - mean) / sqrt(var + eps) * weight + bias, over the last dim
+  | 'add_bias' // x + bias: bias [dim] added to every row
+  | 'gelu' // GELU, tanh approximation
+  | 'pos_embed' // x + table[pos + t]: learned absolute positions
+  | 'slice' // x[:, start .. start + size]: one part of a fused projection
+  | 'scale' // x · by, a constant
+  | 'softcap' // cap · tanh(x / cap)
+  | 'moe' // mixture of experts: router softmax, top-k experts' SwiGLU FFNs, weighted sum
   // fused ops, produced by passes (a spec may write them too)
   | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
   | 'matmul_add' // x · wᵀ + residual
@@ -54,6 +63,28 @@ export function isShapeError(r: TensorType | ShapeError): r is ShapeError {
 
 const NUMBER = { type: 'number', required: true } as const;
 const INT = { type: 'int', required: true } as const;
+const OPT_NUMBER = { type: 'number', required: false } as const;
+const OPT_INT = { type: 'int', required: false } as const;
+const OPT_BOOL = { type: 'bool', required: false } as const;
+
+/**
+ * RoPE attributes beyond head_size and theta, all optional: the rotated part of each head,
+ * the pairing, and one frequency-scaling family (ir/rope.ts computes the frequencies).
+ */
+export const ROPE_ATTRS = {
+  rot_dims: OPT_INT, // rotate the first rot_dims of each head (default: all of it)
+  neox: OPT_BOOL, // pairs (i, i + rot_dims/2) as in GPT-NeoX / HF, not (2i, 2i+1)
+  linear_factor: OPT_NUMBER, // positions divided by the factor
+  ntk_alpha: OPT_NUMBER, // NTK-aware: theta · alpha^(d / (d - 2))
+  yarn_factor: OPT_NUMBER, // YaRN
+  yarn_orig_ctx: OPT_INT,
+  yarn_beta_fast: OPT_NUMBER,
+  yarn_beta_slow: OPT_NUMBER,
+  llama3_factor: OPT_NUMBER, // Llama 3.1 frequency-dependent scaling
+  llama3_low_freq_factor: OPT_NUMBER,
+  llama3_high_freq_factor: OPT_NUMBER,
+  llama3_orig_ctx: OPT_INT,
+} as const;
 
 function leaf(): OpInfo {
   const error = 'leaves take their type from the graph';
@@ -86,6 +117,112 @@ function elementwise(op: string): OpInfo {
 }
 
 type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul';
+type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
+  | 'moe';
+
+/** `x` is an f32 matrix [seq, dim]; `op` and `what` name it in the message. */
+function rows(op: string, x: TensorType, what = '[seq, dim]'): ShapeError | undefined {
+  if (x.dtype === 'f32' && x.shape.length === 2) return undefined;
+  return mismatch(op, 'x', `an f32 matrix ${what}`, x);
+}
+
+/** `v` is an f32 vector as long as the rows of `x`. */
+function vector(op: string, operand: string, v: TensorType, x: TensorType): ShapeError | undefined {
+  if (v.dtype === 'f32' && v.shape.length === 1 && dimEquals(v.shape[0]!, last(x.shape))) {
+    return undefined;
+  }
+  return mismatch(op, operand, `f32[${last(x.shape)}] to match x`, v);
+}
+
+function unary(op: string, check: (attrs: Attrs) => string | undefined = () => undefined) {
+  return (x: TensorType, attrs: Attrs): TensorType | ShapeError => {
+    const bad = rows(op, x);
+    if (bad) return bad;
+    const error = check(attrs);
+    return error ? { error: `${op}: ${error}` } : x;
+  };
+}
+
+const FAMILY_OPS: Readonly<Record<FamilyOp, OpInfo>> = {
+  layernorm: {
+    operands: ['x', 'weight', 'bias'],
+    attrs: { eps: NUMBER },
+    infer: ([x, w, b]) => rows('layernorm', x!) ?? vector('layernorm', 'weight', w!, x!) ??
+      vector('layernorm', 'bias', b!, x!) ?? x!,
+  },
+  add_bias: {
+    operands: ['x', 'bias'],
+    attrs: {},
+    infer: ([x, b]) => rows('add_bias', x!) ?? vector('add_bias', 'bias', b!, x!) ?? x!,
+  },
+  gelu: { operands: ['x'], attrs: {}, infer: ([x], a) => unary('gelu')(x!, a) },
+  pos_embed: {
+    operands: ['x', 'table'],
+    attrs: {},
+    infer([x, table]) {
+      const bad = rows('pos_embed', x!);
+      if (bad) return bad;
+      if (table!.dtype !== 'f32' || table!.shape.length !== 2 ||
+        !dimEquals(table!.shape[1]!, last(x!.shape))) {
+        return mismatch('pos_embed', 'table', `an f32 matrix [positions, ${last(x!.shape)}]`,
+          table!);
+      }
+      return x!;
+    },
+  },
+  slice: {
+    operands: ['x'],
+    attrs: { start: INT, size: INT },
+    infer([x], attrs) {
+      const bad = rows('slice', x!, '[seq, width]');
+      if (bad) return bad;
+      const start = attrs.start as number;
+      const size = attrs.size as number;
+      const width = last(x!.shape) as number;
+      if (start < 0 || size < 1 || start + size > width) {
+        return { error: `slice: start ${start} and size ${size} do not fit the width of ` +
+          `\`x\` (${formatType(x!)})`, operand: 'x' };
+      }
+      return { dtype: 'f32', shape: [x!.shape[0]!, size] };
+    },
+  },
+  scale: { operands: ['x'], attrs: { by: NUMBER }, infer: ([x], a) => unary('scale')(x!, a) },
+  softcap: {
+    operands: ['x'],
+    attrs: { cap: NUMBER },
+    infer: ([x], a) => unary('softcap',
+      (attrs) => ((attrs.cap as number) > 0 ? undefined : `cap ${attrs.cap} must be > 0`))(x!, a),
+  },
+  moe: {
+    operands: ['x', 'router', 'w_gate', 'w_up', 'w_down'],
+    attrs: { top_k: INT, norm_topk: OPT_BOOL },
+    infer([x, router, gate, up, down], attrs) {
+      const bad = rows('moe', x!);
+      if (bad) return bad;
+      const dim = last(x!.shape);
+      const [experts] = router!.shape;
+      if (router!.shape.length !== 2 || !dimEquals(router!.shape[1]!, dim)) {
+        return mismatch('moe', 'router', `a matrix [experts, ${dim}]`, router!);
+      }
+      const ff = gate!.shape[1];
+      if (gate!.shape.length !== 3 || gate!.shape[0] !== experts || gate!.shape[2] !== dim) {
+        return mismatch('moe', 'w_gate', `[${experts}, hidden, ${dim}] (experts, out, in)`, gate!);
+      }
+      if (up!.shape.length !== 3 || up!.shape.some((d, i) => d !== gate!.shape[i])) {
+        return mismatch('moe', 'w_up', `${formatShape(gate!.shape)} like w_gate`, up!);
+      }
+      if (down!.shape.length !== 3 || down!.shape[0] !== experts || down!.shape[1] !== dim ||
+        down!.shape[2] !== ff) {
+        return mismatch('moe', 'w_down', `[${experts}, ${dim}, ${ff}] (experts, out, in)`, down!);
+      }
+      const k = attrs.top_k as number;
+      if (k < 1 || k > (experts as number)) {
+        return { error: `moe: top_k ${k} must be between 1 and the ${experts} experts` };
+      }
+      return x!;
+    },
+  },
+};
 
 const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   input: leaf(),
@@ -106,7 +243,7 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   },
   rmsnorm: {
     operands: ['x', 'weight'],
-    attrs: { eps: NUMBER },
+    attrs: { eps: NUMBER, gain_offset: OPT_NUMBER },
     infer([x, w]) {
       if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
         return mismatch('rmsnorm', 'x', 'an f32 matrix [seq, dim]', x!);
@@ -133,7 +270,7 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   },
   rope: {
     operands: ['x'],
-    attrs: { head_size: INT, theta: NUMBER },
+    attrs: { head_size: INT, theta: NUMBER, ...ROPE_ATTRS },
     infer([x], attrs) {
       const hs = attrs.head_size as number;
       const width = last(x!.shape);
@@ -144,6 +281,18 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
         const error = `rope: head_size ${hs} must be even and divide the width of \`x\` ` +
           `(${formatType(x!)})`;
         return { error, operand: 'x' };
+      }
+      const rot = (attrs.rot_dims as number | undefined) ?? hs;
+      if (rot % 2 !== 0 || rot <= 0 || rot > hs) {
+        return { error: `rope: rot_dims ${rot} must be even and between 2 and head_size ${hs}` };
+      }
+      const families = ['linear_factor', 'ntk_alpha', 'yarn_factor', 'llama3_factor']
+        .filter((f) => f in attrs);
+      if (families.length > 1) {
+        return { error: `rope: scaling attributes ${families.join(' and ')} exclude each other` };
+      }
+      for (const f of families) {
+        if (!((attrs[f] as number) > 0)) return { error: `rope: ${f} must be > 0` };
       }
       return x!;
     },
@@ -166,7 +315,7 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   },
   attention: {
     operands: ['q', 'k_cache', 'v_cache'],
-    attrs: { n_heads: INT, n_kv_heads: INT },
+    attrs: { n_heads: INT, n_kv_heads: INT, window: OPT_INT },
     infer([q, k, v], attrs) {
       const nh = attrs.n_heads as number;
       const nkv = attrs.n_kv_heads as number;
@@ -176,6 +325,10 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
       }
       if (nh % nkv !== 0) {
         return { error: `attention: n_heads ${nh} is not a multiple of n_kv_heads ${nkv}` };
+      }
+      const window = attrs.window as number | undefined;
+      if (window !== undefined && window < 1) {
+        return { error: `attention: window ${window} must be at least 1 (positions seen)` };
       }
       const kvWidth = (qw / nh) * nkv;
       if (k!.shape.length !== 2 || k!.shape[1] !== kvWidth) {
@@ -197,6 +350,7 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   },
   mul: elementwise('mul'),
   add: elementwise('add'),
+  ...FAMILY_OPS,
 };
 
 /** Applies the shape rules of the fused ops in order; the first failure is the answer. */

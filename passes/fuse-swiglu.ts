@@ -27,7 +27,12 @@ export function fuseSwiglu(graph: Graph, report: FusionReport): Graph {
   for (const mul of graph.nodes) {
     if (mul.op !== 'mul') continue;
     const [a, b] = mul.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
-    const [silu, up] = a.op === 'silu' ? [a, b] : [b, a];
+    const [silu, up] = a.op === 'silu' || a.op === 'gelu' ? [a, b] : [b, a];
+    if (silu.op === 'gelu') {
+      report.declined(NAME, [silu, up, mul], 'the gate is gelu (GeGLU); swiglu_matmul ' +
+        'applies silu only');
+      continue;
+    }
     if (silu.op !== 'silu') continue;
     const gate = graph.nodes[silu.inputs[0]!]!;
     if (gate.op !== 'rms_matmul' || up.op !== 'rms_matmul') {

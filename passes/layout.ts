@@ -21,8 +21,13 @@
 // spec's `quant.weights` overrides the policy per weight name. A quantized choice for a
 // weight whose rows (reduction length) are not whole 32-element blocks falls back to f16,
 // and the report says which weight and why. The gate and up weights of one swiglu_matmul
-// share an encoding (the more precise of the two; noted). The graph is not rewritten; the decision
-// travels beside it to memory planning, lowering and the weight packer.
+// share an encoding (the more precise of the two; noted). The graph is not rewritten; the
+// decision travels beside it to memory planning, lowering and the weight packer.
+//
+// Caches: with tiled attention, the KV caches [context, kv_width] are stored head-major
+// (cacheLayouts), so a task's tile of one kv head is one contiguous run, and the K cache in
+// panels of the target's vector width: a vector load is then one dimension of L
+// consecutive keys, and attention's scores need no horizontal sums.
 
 import type { Graph, Node } from '../ir/graph.js';
 import type { Layout, QuantPolicy, WeightDType } from '../ir/layout.js';
@@ -192,4 +197,23 @@ export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<numb
     if (set !== 'no' && set.size === 1) folds.set(weight, [...set][0]!);
   }
   return folds;
+}
+
+/**
+ * The KV caches tiled attention reads (through their kv_write): head-major, the K cache in
+ * panels of the target's vector width (heads(S, L)), the V cache as rows per head
+ * (heads(S, 1)), S = head size.
+ */
+export function cacheLayouts(graph: Graph, target: Target): LayoutPlan {
+  const plan = new Map<number, Layout>();
+  for (const node of graph.nodes) {
+    if (node.op !== 'attention') continue;
+    const size = (node.type.shape[1] as number) / (node.attrs.n_heads as number);
+    const [keys, values] = [graph.nodes[node.inputs[1]!]!, graph.nodes[node.inputs[2]!]!];
+    if (keys.op === 'kv_write') {
+      plan.set(keys.inputs[0]!, { kind: 'heads', size, lanes: target.lanes });
+    }
+    if (values.op === 'kv_write') plan.set(values.inputs[0]!, { kind: 'heads', size, lanes: 1 });
+  }
+  return plan;
 }

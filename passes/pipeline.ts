@@ -22,7 +22,7 @@ import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
 import type { LayoutNote, QuantOptions } from './layout.js';
-import { selectFolds, selectLayouts } from './layout.js';
+import { cacheLayouts, selectFolds, selectLayouts } from './layout.js';
 import { FusionReport } from './report.js';
 import { planMemory } from './memory.js';
 import { lower } from './lower/lower.js';
@@ -81,10 +81,12 @@ export function runGraphPasses(graph: Graph, options: PipelineOptions = {}): Gra
 export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   options: PipelineOptions = {}): KernelProgram {
   const g = runGraphPasses(graph, options);
-  const layouts = timed('selectLayouts', () =>
-    selectLayouts(g, target, options.quant, options.layoutNotes));
+  const tiled = options.fuse !== false;
+  const layouts = timed('selectLayouts', () => new Map([
+    ...selectLayouts(g, target, options.quant, options.layoutNotes),
+    ...(tiled ? cacheLayouts(g, target) : [])]));
   const folds = timed('selectFolds', () => selectFolds(g, layouts));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
   return timed('lower', () => lower(g, plan, layouts, folds, target,
-    { tiledAttention: options.fuse !== false, quantKernels: options.quantKernels ?? 'int' }));
+    { tiledAttention: tiled, quantKernels: options.quantKernels ?? 'int' }));
 }

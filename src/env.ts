@@ -38,6 +38,15 @@ export function knob(name: KnobName): string | undefined {
   return value === undefined || value === '' ? undefined : value;
 }
 
+/**
+ * Sets (or, with undefined, clears) a knob for the rest of this process, for code that runs
+ * a step under other settings (`smelt bench` compiles cold under an empty cache folder).
+ */
+export function setKnob(name: KnobName, value: string | undefined): void {
+  if (value === undefined) delete process.env[KNOBS[name].name];
+  else process.env[KNOBS[name].name] = value;
+}
+
 /** SMELT_DEBUG as a number; 0 when unset or not a number. */
 export function debugLevel(): number {
   const n = Number(knob('debug') ?? 0);

@@ -8,8 +8,11 @@ import { SmeltError } from '../../ir/diagnostics.js';
 import { detectTarget } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
-import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import type { KernelProgram } from '../../ir/kernel.js';
+import type {
+  Backend, CompileInput, CompileOptions, Executable, KernelProfile,
+} from '../types.js';
+import { contextLimit, outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
 import { chunkedStep, pipelineOptions } from '../types.js';
 import { preparedWeight } from '../weights.js';
@@ -25,11 +28,12 @@ let gomp: unknown;
 // process (not to a module registry), so a named one clashes when this file loads twice.
 const MODEL = koffi.pointer(koffi.opaque());
 
-function loadLibrary(path: string) {
+function loadLibrary(path: string, profiled: boolean) {
   gomp ??= koffi.load('libgomp.so.1');
   try {
     const lib = koffi.load(path);
     return {
+      profile: profiled ? lib.func('smelt_profile', 'void', [MODEL, 'double *', 'int']) : undefined,
       create: lib.func('smelt_new', MODEL, ['int']),
       setWeights: lib.func('smelt_set_weights', 'void', [MODEL, 'int64_t', 'const float *',
         'int64_t']),
@@ -45,10 +49,10 @@ function loadLibrary(path: string) {
 
 export async function compileNative(input: CompileInput, options: CompileOptions) {
   const target = options.target ?? detectTarget();
-  const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
+  const maxContext = contextLimit(input.graph, input.states);
   const program = compileProgram(input.graph, target, Math.min(MAX_TOKENS, maxContext),
     pipelineOptions(options));
-  const source = renderC(program);
+  const source = renderC(program, { profile: options.profile ?? false });
   if (debugLevel() >= 4) process.stderr.write(source);
   const flags = ['-O3', ...target.cflags, '-fopenmp', '-shared', '-fPIC', '-Wl,-z,nodelete'];
   const compiled = compileShared(source, flags, 'model');
@@ -57,15 +61,40 @@ export async function compileNative(input: CompileInput, options: CompileOptions
 
 type Library = ReturnType<typeof loadLibrary>;
 
+/** Reads the per-call seconds of an instrumented module. */
+function kernelProfile(lib: Library, handle: unknown, program: KernelProgram): KernelProfile {
+  const read = lib.profile!;
+  const seconds = new Float64Array(program.calls.length);
+  return {
+    calls: program.calls,
+    docs: new Map(program.kernels.map((k) => [k.name, k.doc])),
+    seconds: () => (read(handle, seconds, 0), seconds.slice()),
+    reset: () => read(handle, seconds, 1),
+  };
+}
+
 class NativeExecutable implements Executable {
   readonly maxContext: number;
+  readonly memoryBytes: number;
+  readonly profile?: KernelProfile;
+  private freed = false;
 
   constructor(
     private readonly lib: Library,
     private readonly handle: unknown,
     private readonly limits: StepLimits,
+    program: KernelProgram,
   ) {
     this.maxContext = limits.maxContext;
+    const { weights, states, arena } = program.sizes;
+    this.memoryBytes = (weights + states + arena) * 4;
+    if (lib.profile) this.profile = kernelProfile(lib, handle, program);
+  }
+
+  dispose(): void {
+    if (this.freed) return;
+    this.freed = true;
+    this.lib.free(this.handle);
   }
 
   reset(): void {
@@ -85,13 +114,13 @@ export const cBackend: Backend = {
     let { program, compiled, maxContext } = await compileNative(input, options);
     let lib: Library;
     try {
-      lib = loadLibrary(compiled.path);
+      lib = loadLibrary(compiled.path, options.profile ?? false);
     } catch (e) {
       // a damaged cache entry is rebuilt once; a fresh library that fails to load is an error
       if (!compiled.cached) throw e;
       evict(compiled.path);
       ({ program, compiled, maxContext } = await compileNative(input, options));
-      lib = loadLibrary(compiled.path);
+      lib = loadLibrary(compiled.path, options.profile ?? false);
     }
     const handle = lib.create(options.threads);
     if (!handle) {
@@ -104,6 +133,6 @@ export const cBackend: Backend = {
       lib.setWeights(handle, entry.offset, data, data.length);
     }
     return new NativeExecutable(lib, handle, { vocab: tokenLimit(input.graph),
-      width: outputWidth(input.graph), maxTokens: program.maxTokens, maxContext });
+      width: outputWidth(input.graph), maxTokens: program.maxTokens, maxContext }, program);
   },
 };

@@ -8,9 +8,12 @@
 //   smelt_reset(m)                       zero the KV cache
 //   smelt_forward(m, tokens, n, pos, logits)   one whole step, in one parallel region
 //   smelt_free(m)
+//   smelt_profile(m, seconds, reset)      instrumented builds only: seconds per call
 // Inside `smelt_forward` every kernel runs in the same OpenMP team: a top-level parallel
 // loop becomes `omp for` (static schedule: an iteration is computed whole by one thread,
 // so results do not depend on the thread count), anything else runs under `omp single`.
+// An instrumented build (`profile`) reads the clock on the master thread after every call:
+// each kernel ends at a barrier, so the gap between two reads is that call's time.
 
 import { assertNever } from '../../ir/diagnostics.js';
 import type { ElemType, KExpr, KStmt, Kernel, KernelProgram, ScalarType } from '../../ir/kernel.js';
@@ -31,8 +34,10 @@ function floatLiteral(value: number): string {
   return /[.e]/.test(text) ? `${text}f` : `${text}.0f`;
 }
 
+// exp and max dispatch on their argument's type (_Generic, see the prelude): a vector gets
+// the polynomial `vexp` / lane-wise `vmax`, a scalar libm's expf / fmaxf.
 const MATH: Record<string, string> = {
-  exp: 'expf', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow', abs: 'fabsf', round: 'rintf',
+  exp: 'smelt_exp', sqrt: 'sqrtf', cos: 'cos', sin: 'sin', pow: 'pow', abs: 'fabsf', round: 'rintf',
 };
 
 export function renderExpr(e: KExpr): string {
@@ -44,8 +49,8 @@ export function renderExpr(e: KExpr): string {
     case 'var':
       return e.name;
     case 'bin':
-      if (e.op === 'max') return `fmaxf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
-      if (e.op === 'min') return `fminf(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
+      if (e.op === 'max') return `smelt_max(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
+      if (e.op === 'min') return `smelt_min(${renderExpr(e.a)}, ${renderExpr(e.b)})`;
       if (e.op === 'imin') {
         const [a, b] = [renderExpr(e.a), renderExpr(e.b)];
         return `(${a} < ${b} ? ${a} : ${b})`;
@@ -166,7 +171,11 @@ function renderKernel(kernel: Kernel): string {
   return lines.join('\n');
 }
 
-/** Horizontal sums as a fixed pairwise tree: fast, and the same order on every call. */
+/**
+ * Vector types, horizontal sums as a fixed pairwise tree (fast, and the same order on every
+ * call), the vector forms of max, min and exp behind type-generic macros, and the helpers of
+ * quantized weights.
+ */
 function prelude(lanesUsed: number[], program: KernelProgram): string {
   const lines = [
     '#include <math.h>',
@@ -179,7 +188,8 @@ function prelude(lanesUsed: number[], program: KernelProgram): string {
   const all = [...new Set([...lanesUsed, ...lanesUsed.flatMap((l) => halves(l))])]
     .filter((l) => l > 1).sort((a, b) => a - b);
   for (const l of all) {
-    lines.push(`typedef float f32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`);
+    lines.push(`typedef float f32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`,
+      `typedef int32_t i32x${l} __attribute__((vector_size(${l * 4}), aligned(4)));`);
   }
   for (const l of all) {
     if (l === 2) {
@@ -200,7 +210,51 @@ function prelude(lanesUsed: number[], program: KernelProgram): string {
     const { target, vnni } = program.isa;
     for (const l of widths.filter((w) => w > 1)) lines.push(quantHelpers(l, target, vnni));
   }
+  const wide = all.filter((l) => l >= 4);
+  for (const l of wide) lines.push(...vectorMath(l));
+  // `_Generic` picks by the (unevaluated) first argument's type
+  const generic = (name: string, args: string, scalar: string, fn: string) =>
+    `#define ${name}(${args}) _Generic((a), ` +
+    [...wide.map((l) => `f32x${l}: ${fn}${l}`), `default: ${scalar}`].join(', ') + `)(${args})`;
+  lines.push(generic('smelt_exp', 'a', 'expf', 'vexp'), generic('smelt_max', 'a, b', 'fmaxf', 'vmax'),
+    generic('smelt_min', 'a, b', 'fminf', 'vmin'));
   return lines.join('\n');
+}
+
+/**
+ * Lane-wise max/min (by mask: a vector `?:` is C++ only) and exp. The exp is Cephes' expf
+ * polynomial, the same steps as the WASM backend's `exp4`: n = round(x·log2 e) by the
+ * 1.5·2²³ trick, r = x − n·ln 2 in two parts, a degree-6 polynomial in r, times 2ⁿ built in
+ * the exponent bits. Inputs are clamped to [−87.34, 88.02] (so 2ⁿ stays a normal float);
+ * below −87.34, exp(−∞) included, the result is 0. Relative error ≲ 2e−7.
+ */
+function vectorMath(l: number): string[] {
+  const f = `f32x${l}`;
+  const i = `i32x${l}`;
+  return [
+    `static inline ${f} vmax${l}(${f} a, ${f} b) {`,
+    `  ${i} m = a > b; return (${f})(((${i})a & m) | ((${i})b & ~m));`,
+    '}',
+    `static inline ${f} vmin${l}(${f} a, ${f} b) {`,
+    `  ${i} m = a < b; return (${f})(((${i})a & m) | ((${i})b & ~m));`,
+    '}',
+    `static inline ${f} vexp${l}(${f} x) {`,
+    `  const ${f} zero = {0};`,
+    `  ${i} live = x >= zero - 87.336544f;`,
+    `  x = vmin${l}(vmax${l}(x, zero - 87.336544f), zero + 88.02f);`,
+    `  ${f} n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;`,
+    `  ${f} r = (x - n * 0.693359375f) + n * 2.12194440e-4f;`,
+    `  ${f} p = zero + 1.9875691500e-4f;`,
+    '  p = p * r + 1.3981999507e-3f;',
+    '  p = p * r + 8.3334519073e-3f;',
+    '  p = p * r + 4.1665795894e-2f;',
+    '  p = p * r + 1.6666665459e-1f;',
+    '  p = p * r + 5.0000001201e-1f;',
+    '  p = (p * (r * r) + r) + 1.0f;',
+    `  ${i} e = (__builtin_convertvector(n, ${i}) + 127) << 23;`,
+    `  return (${f})((${i})(p * (${f})e) & live);`,
+    '}',
+  ];
 }
 
 function halves(lanes: number): number[] {
@@ -227,20 +281,41 @@ function lanesIn(program: KernelProgram, kinds?: string[]): number[] {
 
 const REGION_BASE = { weights: 'W', states: 'S', arena: 'A', tokens: 'tokens', logits: 'logits' };
 
-function api(program: KernelProgram): string {
+/** `CLOCK_MONOTONIC` seconds and the export that hands the per-call sums to the runtime. */
+function profiler(calls: number): string {
+  return `
+#include <time.h>
+static double smelt_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* seconds[${calls}]: time in each call since the last reset, summed over steps. */
+void smelt_profile(smelt_model *m, double *seconds, int reset) {
+  memcpy(seconds, m->prof, sizeof m->prof);
+  if (reset) memset(m->prof, 0, sizeof m->prof);
+}
+`;
+}
+
+function api(program: KernelProgram, profile: boolean): string {
   const { weights, states, arena } = program.sizes;
   const params = new Map(program.kernels.map((k) => [k.name, k.params]));
-  const calls = program.calls.map((c) => {
-    const args = c.args.map((a, i) => {
+  const calls = program.calls.map((c, i) => {
+    const args = c.args.map((a, j) => {
       const at = a.offset === 0 ? REGION_BASE[a.region] : `${REGION_BASE[a.region]} + ${a.offset}`;
-      return params.get(c.kernel)?.[i]?.type === 'u8' ? `(const uint8_t *)(${at})` : at;
+      return params.get(c.kernel)?.[j]?.type === 'u8' ? `(const uint8_t *)(${at})` : at;
     });
-    return `    ${c.kernel}(${[...args, 'n', 'pos'].join(', ')});  // %${c.node}`;
+    const call = `    ${c.kernel}(${[...args, 'n', 'pos'].join(', ')});  // %${c.node}`;
+    return profile ? `${call}\n    #pragma omp master\n    { double t = smelt_now(); ` +
+      `m->prof[${i}] += t - t_last; t_last = t; }` : call;
   });
   return `
 /* One loaded model: its weight, KV-cache and arena regions and its thread count. */
-typedef struct { float *W, *S, *A; int team; } smelt_model;
-
+typedef struct { float *W, *S, *A; int team;${profile
+    ? ` double prof[${program.calls.length}];` : ''} } smelt_model;
+${profile ? profiler(program.calls.length) : ''}
 static float *region(size_t floats) {
   size_t huge = 2u << 20;
   size_t bytes = (floats * sizeof(float) + huge - 1) & ~(huge - 1);
@@ -285,19 +360,19 @@ void smelt_reset(smelt_model *m) {
 void smelt_forward(smelt_model *m, const int32_t *tokens, int n, int pos, float *logits) {
   float *W = m->W, *S = m->S, *A = m->A;
   #pragma omp parallel num_threads(m->team)
-  {
+  {${profile ? '\n    double t_last = smelt_now();' : ''}
 ${calls.join('\n')}
   }
 }
 `;
 }
 
-export function renderC(program: KernelProgram): string {
+export function renderC(program: KernelProgram, options: { profile?: boolean } = {}): string {
   return [
     `/* generated by smelt: ${program.kernels.length} kernels, ${program.calls.length} calls */`,
     prelude(lanesIn(program), program),
     '',
     ...program.kernels.map(renderKernel).flatMap((k) => [k, '']),
-    api(program),
+    api(program, options.profile ?? false),
   ].join('\n');
 }

@@ -7,8 +7,9 @@
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { Backend, CompileInput, Executable } from '../types.js';
-import { tokenLimit } from '../../ir/graph.js';
+import { contextLimit, tokenLimit } from '../../ir/graph.js';
 import { checkStep } from '../types.js';
+import { ropeFrequencies } from '../../ir/rope.js';
 import * as k from './kernels.js';
 
 type Tensor = Float32Array | Int32Array;
@@ -27,7 +28,7 @@ class Interpreter implements Executable {
     for (const s of input.states) {
       this.states.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)));
     }
-    this.maxContext = Math.min(...input.states.map((s) => s.shape[0]!), Infinity);
+    this.maxContext = contextLimit(graph, input.states);
     this.vocab = tokenLimit(graph);
     for (const node of graph.nodes) {
       if (node.op === 'weight' && !input.weights.has(node.name!)) {
@@ -67,7 +68,8 @@ class Interpreter implements Executable {
         return k.embed(x(0), values[node.inputs[1]!] as Int32Array, dim!, vocab!);
       }
       case 'rmsnorm':
-        return k.rmsnorm(x(0), x(1), seq, dims(operand(1))[0]!, node.attrs.eps as number);
+        return k.rmsnorm(x(0), x(1), seq, dims(operand(1))[0]!, node.attrs.eps as number,
+          (node.attrs.gain_offset as number | undefined) ?? 0);
       case 'matmul': {
         const [n, kk] = dims(operand(1));
         return k.matmul(x(0), x(1), seq, n!, kk!);
@@ -75,7 +77,7 @@ class Interpreter implements Executable {
       case 'rope': {
         const width = dims(node)[1]!;
         return k.rope(x(0), seq, width, node.attrs.head_size as number,
-          node.attrs.theta as number, pos);
+          ropeFrequencies(node.attrs), pos);
       }
       case 'kv_write': {
         const cache = x(0);
@@ -86,7 +88,7 @@ class Interpreter implements Executable {
         const nHeads = node.attrs.n_heads as number;
         return k.attention(x(0), x(1), x(2), {
           seq, pos, nHeads, nKvHeads: node.attrs.n_kv_heads as number,
-          headSize: dims(node)[1]! / nHeads,
+          headSize: dims(node)[1]! / nHeads, window: (node.attrs.window as number) ?? 0,
         });
       }
       case 'silu':
@@ -95,6 +97,27 @@ class Interpreter implements Executable {
         return k.mul(x(0), x(1));
       case 'add':
         return k.add(x(0), x(1));
+      case 'layernorm':
+        return k.layernorm(x(0), x(1), x(2), seq, dims(operand(1))[0]!, node.attrs.eps as number);
+      case 'add_bias':
+        return k.addBias(x(0), x(1));
+      case 'gelu':
+        return k.gelu(x(0));
+      case 'pos_embed':
+        return k.posEmbed(x(0), x(1), dims(node)[1]!, pos);
+      case 'slice':
+        return k.slice(x(0), seq, dims(operand(0))[1]!, node.attrs.start as number,
+          node.attrs.size as number);
+      case 'scale':
+        return k.scale(x(0), node.attrs.by as number);
+      case 'softcap':
+        return k.softcap(x(0), node.attrs.cap as number);
+      case 'moe': {
+        const [experts, hidden, dim] = dims(operand(2));
+        return k.moe(x(0), x(1), x(2), x(3), x(4), { seq, dim: dim!, experts: experts!,
+          hidden: hidden!, topK: node.attrs.top_k as number,
+          normTopK: node.attrs.norm_topk !== false });
+      }
       case 'rms_matmul': {
         const [n, kk] = dims(operand(2));
         const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);

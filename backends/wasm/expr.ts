@@ -5,7 +5,8 @@
 // f64, a scalar with a vector is broadcast (lanes = 4 → v128, f32x4). Float literals are
 // f32 (C's `1.5f`), widened exactly when they meet an f64. Math follows the C names: `exp`
 // and `sqrt` are f32 (expf, sqrtf), `cos`, `sin` and `pow` are f64. sqrt is an instruction;
-// the others are imported from JavaScript (Math.*), a call out of wasm each (see docs).
+// the others are imported from JavaScript (Math.*), a call out of wasm each (see docs),
+// except exp of a vector: the module's own `exp4` (vmath.ts), as C's `vexp`.
 //
 // Addresses: an index expression is split into a sum of terms (coefficient × atom) plus a
 // constant. A non-negative constant becomes the load's immediate offset. Terms invariant in
@@ -141,8 +142,9 @@ function mathCall(ctx: FunctionContext, fn: keyof typeof MATH, args: KExpr[], ty
     const t = type === 'v128' ? 'v128' : 'f32';
     return w.unary(fn === 'abs' ? 'abs' : 'nearest', t, emit(ctx, args[0]!, t));
   }
+  if (type === 'v128' && fn === 'exp') return w.call('exp4', [emit(ctx, args[0]!, 'v128')], 'v128');
   if (type === 'v128') {
-    // lane by lane: exp of a vector (an epilogue's sigmoid, say)
+    // lane by lane
     if (args.length !== 1) throw new InternalError('wasm render', `vector ${fn} of ${args.length}`);
     const v = ctx.local('v128');
     let out = w.tee(v, emit(ctx, args[0]!, 'v128'), 'v128');

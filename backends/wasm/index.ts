@@ -19,8 +19,10 @@ import { TARGETS } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
 import { debugLevel } from '../../src/env.js';
 import { cacheDir } from '../c/compile.js';
-import type { Backend, CompileInput, CompileOptions, Executable } from '../types.js';
-import { outputWidth, tokenLimit } from '../../ir/graph.js';
+import type {
+  Backend, CompileInput, CompileOptions, Executable, KernelProfile,
+} from '../types.js';
+import { contextLimit, outputWidth, tokenLimit } from '../../ir/graph.js';
 import type { StepLimits } from '../types.js';
 import { chunkedStep, pipelineOptions } from '../types.js';
 import { preparedWeight } from '../weights.js';
@@ -75,13 +77,15 @@ export async function buildWasm(input: CompileInput,
     last = now;
   };
   const first = last;
-  const maxContext = Math.min(...input.states.map((s) => s.shape[0]!));
+  const maxContext = contextLimit(input.graph, input.states);
   const program = compileProgram(input.graph, TARGETS.wasm, Math.min(MAX_TOKENS, maxContext),
     pipelineOptions(options));
   const layout = planLayout(program);
   pagesFor(layout, options.threads); // BACKEND704 when it cannot fit
   const threaded = options.threads > 1;
-  const key = createHash('sha256').update(JSON.stringify(program)).update(`\0${threaded}\0` +
+  const profile = options.profile ?? false;
+  const key = createHash('sha256').update(JSON.stringify(program))
+    .update(`\0${threaded}\0${profile}\0` +
     `${binaryenVersion()}\0${backendHash()}`).digest('hex').slice(0, 20);
   const file = join(cacheDir(), key, 'model.wasm');
   phase('program');
@@ -95,7 +99,7 @@ export async function buildWasm(input: CompileInput,
 
   await loadBinaryen();
   phase('load binaryen');
-  const module = renderModule(program, layout, threaded);
+  const module = renderModule(program, layout, threaded, profile);
   try {
     phase('render');
     module.validate();
@@ -157,6 +161,30 @@ function usableThreads(threads: number): number {
 
 type Forward = (tokens: number, n: number, pos: number, logits: number) => void;
 
+/** The JS side of an instrumented build: `tick(i)` after call i, `tick(-1)` on entry. */
+class CallTimer {
+  private readonly sums: Float64Array;
+  private last = 0;
+  readonly profile: KernelProfile;
+
+  constructor(program: KernelProgram) {
+    this.sums = new Float64Array(program.calls.length);
+    this.profile = {
+      calls: program.calls,
+      docs: new Map(program.kernels.map((k) => [k.name, k.doc])),
+      seconds: () => this.sums.slice(),
+      reset: () => this.sums.fill(0),
+    };
+  }
+
+  readonly tick = (call: number): number => {
+    const now = performance.now();
+    if (call >= 0) this.sums[call]! += (now - this.last) / 1000;
+    this.last = now;
+    return 0;
+  };
+}
+
 class WasmExecutable implements Executable {
   constructor(
     /** The linear memory's buffer (never grown, so views on it stay valid). */
@@ -166,10 +194,20 @@ class WasmExecutable implements Executable {
     private readonly pool: WorkerPool | undefined,
     private readonly limits: StepLimits,
     private readonly stateFloats: number,
+    readonly profile?: KernelProfile,
   ) {}
 
   get maxContext(): number {
     return this.limits.maxContext;
+  }
+
+  /** The whole linear memory: weights, KV cache, arena and the threads' stacks. */
+  get memoryBytes(): number {
+    return this.buffer.byteLength;
+  }
+
+  dispose(): void {
+    this.pool?.close();
   }
 
   reset(): void {
@@ -210,14 +248,16 @@ export const wasmBackend: Backend = {
     await adviseHugePages(memory);
     copyWeights(memory, build, input);
     const module = new WebAssembly.Module(build.binary);
+    const timer = options.profile ? new CallTimer(build.program) : undefined;
     const instance = new WebAssembly.Instance(module,
-      imports(memory, threads, 0, build.layout.scratch));
+      imports(memory, threads, 0, build.layout.scratch, timer?.tick));
     const pool = build.threaded
       ? await WorkerPool.start(module, memory, build.layout, threads) : undefined;
     const { program, layout } = build;
     const step = instance.exports.forward as Forward;
     const limits = { vocab: tokenLimit(input.graph), width: outputWidth(input.graph),
       maxTokens: program.maxTokens, maxContext: build.maxContext };
-    return new WasmExecutable(memory.buffer, layout, step, pool, limits, program.sizes.states);
+    return new WasmExecutable(memory.buffer, layout, step, pool, limits, program.sizes.states,
+      timer?.profile);
   },
 };

@@ -257,10 +257,32 @@ export class WasmModule {
     return this.m.i8x16.shuffle(a, b, lanes.flatMap((l) => [0, 1, 2, 3].map((i) => l * 4 + i)));
   }
 
+  /** f32x4.nearest: each lane rounded to the nearest integer, ties to even. */
+  nearest(vec: Expr): Expr {
+    return this.m.f32x4.nearest(vec);
+  }
+
+  /** The lanes' bits where `mask` (a lane-wise comparison) holds, else 0. */
+  keepWhere(mask: Expr, vec: Expr): Expr {
+    return this.m.v128.and(vec, mask);
+  }
+
+  /** f32x4.ge: all-ones lanes where a ≥ b. */
+  vectorGe(a: Expr, b: Expr): Expr {
+    return this.m.f32x4.ge(a, b);
+  }
+
+  /** The f32 with exponent bits (n + 127) << 23 in each lane: 2ⁿ for integral n in −126..127. */
+  pow2(n: Expr): Expr {
+    const m = this.m;
+    return m.i32x4.shl(m.i32x4.add(m.i32x4.trunc_sat_f32x4_s(n), m.i32x4.splat(m.i32.const(127))),
+      m.i32.const(23));
+  }
+
   // control
 
-  block(body: Expr[], label: string | null = null): Expr {
-    return this.m.block(label, body, this.b.none);
+  block(body: Expr[], label: string | null = null, result: ValType | 'none' = 'none'): Expr {
+    return this.m.block(label, body, result === 'none' ? this.b.none : this.types[result]);
   }
 
   /** A block whose last expression is its value. */
@@ -339,9 +361,10 @@ export class WasmModule {
       this.types[result]);
   }
 
-  addFunction(name: string, params: ValType[], vars: ValType[], body: Expr): void {
-    this.m.addFunction(name, this.b.createType(params.map((t) => this.types[t])), this.b.none,
-      vars.map((t) => this.types[t]), body);
+  addFunction(name: string, params: ValType[], vars: ValType[], body: Expr,
+    result: ValType | 'none' = 'none'): void {
+    this.m.addFunction(name, this.b.createType(params.map((t) => this.types[t])),
+      result === 'none' ? this.b.none : this.types[result], vars.map((t) => this.types[t]), body);
   }
 
   exportFunction(name: string): void {

@@ -34,9 +34,9 @@ export interface WorkerSetup {
 
 /** What `forward` imports besides the memory: Math functions and the thread's globals. */
 export function imports(memory: WebAssembly.Memory, threads: number, wid: number,
-  scratch: number): WebAssembly.Imports {
+  scratch: number, tick: (call: number) => number = () => 0): WebAssembly.Imports {
   return { env: { memory, wid, nthreads: threads, scratch, exp: Math.exp, cos: Math.cos,
-    sin: Math.sin, pow: Math.pow } };
+    sin: Math.sin, pow: Math.pow, tick } };
 }
 
 /**
@@ -49,8 +49,9 @@ function workerMain(): void {
   const step = d.control.step >> 2;
   const args = d.control.args >> 2;
   try {
+    // tick: the clock of an instrumented build, read on thread 0 only (the main thread)
     const env = { memory: d.memory, wid: d.wid, nthreads: d.threads, scratch: d.scratch,
-      exp: Math.exp, cos: Math.cos, sin: Math.sin, pow: Math.pow };
+      exp: Math.exp, cos: Math.cos, sin: Math.sin, pow: Math.pow, tick: () => 0 };
     const instance = new WebAssembly.Instance(d.module, { env });
     const forward = instance.exports.forward as (...args: number[]) => void;
     d.port.postMessage({ ready: true });

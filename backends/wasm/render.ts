@@ -1,10 +1,12 @@
 // Renders a kernel program to one WebAssembly module (through module.ts):
 //
 //   imports   env.memory (shared with threads), env.exp/cos/sin/pow (Math.*), and with
-//             threads the per-instance globals wid (thread id), nthreads, scratch
+//             threads the per-instance globals wid (thread id), nthreads, scratch; an
+//             instrumented build (profile) also env.tick(call), see `tick`
 //   k:<name>  one function per distinct kernel: (buffer byte addresses…, n, pos)
 //   forward   (tokens, n, pos, logits) → calls every kernel in order: one step per call
 //   barrier   (threads) all threads meet; spins a while, then memory.atomic.wait32
+//   exp4      exp of a vector (vmath.ts)
 //
 // Loops are `if (i < end) loop { body; i += step; br_if (i < end) }` with the bound read
 // once (unless the body assigns a name it reads). With threads, every thread runs the same
@@ -20,6 +22,7 @@ import type { Expr, ValType } from './module.js';
 import { WasmModule } from './module.js';
 import { FunctionContext, assignedIn, readsOf } from './context.js';
 import { MATH_IMPORTS, address, emit, typeOf, vector } from './expr.js';
+import { renderExp4 } from './vmath.js';
 import type { MemoryLayout } from './memory.js';
 import { CONTROL, arrayBytes, pagesFor } from './memory.js';
 
@@ -189,8 +192,18 @@ function renderKernel(w: WasmModule, kernel: Kernel, layout: MemoryLayout): void
   w.addFunction(`k:${kernel.name}`, params, ctx.vars, w.block(body));
 }
 
+/**
+ * An instrumented build's clock: `env.tick(i)` on thread 0 after call i (each kernel ends
+ * in a barrier, so the gap between two ticks is that call's time), `tick(-1)` on entry.
+ */
+function tick(w: WasmModule, call: number): Expr {
+  const read = w.drop(w.call('tick', [w.i32(call)], 'f64'));
+  return w.threads ? w.when(w.compare('eq', 'i32', w.global('wid'), w.i32(0)), read) : read;
+}
+
 /** forward(tokens, n, pos, logits): every kernel call of the step, in order. */
-function renderForward(w: WasmModule, program: KernelProgram, layout: MemoryLayout): void {
+function renderForward(w: WasmModule, program: KernelProgram, layout: MemoryLayout,
+  profile: boolean): void {
   const [TOKENS, N, POS, LOGITS] = [0, 1, 2, 3];
   const at = (ref: BufferRef): Expr => {
     const bytes = ref.offset * 4;
@@ -200,9 +213,13 @@ function renderForward(w: WasmModule, program: KernelProgram, layout: MemoryLayo
     }
     return w.i32(layout[ref.region] + bytes);
   };
-  const calls = program.calls.map((c) => w.call(`k:${c.kernel}`,
-    [...c.args.map(at), w.get(N, 'i32'), w.get(POS, 'i32')], 'none'));
-  w.addFunction('forward', ['i32', 'i32', 'i32', 'i32'], [], w.block(calls));
+  const calls = program.calls.flatMap((c, i) => {
+    const call = w.call(`k:${c.kernel}`, [...c.args.map(at), w.get(N, 'i32'),
+      w.get(POS, 'i32')], 'none');
+    return profile ? [call, tick(w, i)] : [call];
+  });
+  const body = profile ? [tick(w, -1), ...calls] : calls;
+  w.addFunction('forward', ['i32', 'i32', 'i32', 'i32'], [], w.block(body));
   w.exportFunction('forward');
 }
 
@@ -247,17 +264,19 @@ function renderBarrier(w: WasmModule): void {
 
 /** The whole module, not yet validated or optimized. */
 export function renderModule(program: KernelProgram, layout: MemoryLayout,
-  threads: boolean): WasmModule {
+  threads: boolean, profile = false): WasmModule {
   const w = new WasmModule(threads);
   w.importMemory(pagesFor(layout, 1), threads);
   for (const [name, arity] of Object.entries(MATH_IMPORTS)) {
     w.importFunction(name, Array<ValType>(arity).fill('f64'), 'f64');
   }
+  if (profile) w.importFunction('tick', ['i32'], 'f64');
   if (threads) {
     for (const g of ['wid', 'nthreads', 'scratch']) w.importGlobal(g);
     renderBarrier(w);
   }
+  renderExp4(w);
   for (const kernel of program.kernels) renderKernel(w, kernel, layout);
-  renderForward(w, program, layout);
+  renderForward(w, program, layout, profile);
   return w;
 }

@@ -8,6 +8,7 @@
 import { InternalError, assertNever } from '../../ir/diagnostics.js';
 import type { Graph, Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
+import { ROWS, formatLayout } from '../../ir/layout.js';
 import {
   add, band, call, div, float, hsum, int, load, local, loop, mod, mul, set, shr, splat, store,
   sub, v,
@@ -19,8 +20,12 @@ import type { Target } from '../../ir/target.js';
 import type { LayoutPlan } from '../layout.js';
 import { attention } from './attention.js';
 import { plainAttention } from './attention-plain.js';
+import { FAMILY_GENERATORS } from './family.js';
 import { packedMatmul } from './matmul.js';
 import { quantMatmul } from './qmatmul.js';
+import { moe } from './moe.js';
+import { scaledRope } from './rope.js';
+import { isPlainRope } from '../../ir/rope.js';
 
 /** What a generator may look at besides its node. */
 export interface LowerContext {
@@ -33,7 +38,7 @@ export interface LowerContext {
   tiledAttention: boolean;
   /** Quantized matmuls: integer dot products (default) or dequantized in registers. */
   quantKernels: 'int' | 'float';
-  /** The most tokens one call takes (scratch is sized for it). */
+  /** The most tokens one step takes (the arena and scratch are planned for it). */
   maxTokens: number;
 }
 
@@ -85,7 +90,9 @@ function loadScalar(at: (i: KExpr) => KExpr, i: KExpr): KExpr {
  */
 function matmul(node: Node, ctx: LowerContext): Kernel {
   const layout = ctx.layouts.get(node.inputs[1]!);
-  if (layout && layout.kind !== 'rows') return panelMatmul(node, ctx, layout);
+  if (layout && layout.kind !== 'rows' && layout.kind !== 'heads') {
+    return panelMatmul(node, ctx, layout);
+  }
   const { graph, target } = ctx;
   const [nOut, k] = graph.nodes[node.inputs[1]!]!.type.shape as [number, number];
   const { lanes } = target;
@@ -155,23 +162,27 @@ function matmul(node: Node, ctx: LowerContext): Kernel {
 function rmsnorm(node: Node, { target }: LowerContext): Kernel {
   const d = dim(node, 1);
   const eps = node.attrs.eps as number;
+  const offset = (node.attrs.gain_offset as number | undefined) ?? 0;
+  const gain = offset === 0 ? load('weight', v('i')) : add(float(offset), load('weight', v('i')));
   const x = (i: KExpr, lanes = target.lanes) => load('x', add(mul(v('t'), d), i), lanes);
   const ss = dot('ss', x, x, d, target.lanes, 'ss');
   return {
-    name: `rmsnorm_${d}_${eps}`.replace(/[.-]/g, '_'),
-    doc: `out[n, ${d}] = x / sqrt(mean(x²) + ${eps}) · weight[${d}]`,
+    name: `rmsnorm_${d}_${eps}${offset === 0 ? '' : `_offset${offset}`}`.replace(/[.-]/g, '_'),
+    doc: `out[n, ${d}] = x / sqrt(mean(x²) + ${eps}) · ` +
+      (offset === 0 ? `weight[${d}]` : `(${offset} + weight[${d}])`),
     params: [out(), arg('x'), arg('weight')],
     body: [loop('t', 0, v('n'), [
       ...ss.stmts,
       local('scale', div(float(1), call('sqrt', add(div(ss.result, float(d)), float(eps))))),
       loop('i', 0, d, [store('out', add(mul(v('t'), d), v('i')),
-        mul(mul(load('x', add(mul(v('t'), d), v('i'))), v('scale')), load('weight', v('i'))))]),
+        mul(mul(load('x', add(mul(v('t'), d), v('i'))), v('scale')), gain))]),
     ], { parallel: true })],
   };
 }
 
 /** The matmul kernel for a weight in any panel layout. */
-function panelMatmul(node: Node, ctx: LowerContext, layout: Exclude<Layout, { kind: 'rows' }>) {
+function panelMatmul(node: Node, ctx: LowerContext,
+  layout: Exclude<Layout, { kind: 'rows' | 'heads' }>) {
   switch (layout.kind) {
     case 'panels': return packedMatmul(node, ctx, layout.lanes);
     case 'f16': return packedMatmul(node, ctx, layout.lanes, true);
@@ -185,7 +196,8 @@ function panelMatmul(node: Node, ctx: LowerContext, layout: Exclude<Layout, { ki
  * A row of an encoded table: f16 panels (a half at ((row/L)·K + i)·L + row mod L), or a
  * quantized panel (scale d of block i/32, then the byte and nibble ir/layout.ts says).
  */
-function encodedEmbed(d: number, layout: Exclude<Layout, { kind: 'rows' | 'panels' }>): Kernel {
+function encodedEmbed(d: number,
+  layout: Exclude<Layout, { kind: 'rows' | 'panels' | 'heads' }>): Kernel {
   const L = layout.lanes;
   const p = div(v('row'), L);
   const l = mod(v('row'), L);
@@ -225,7 +237,7 @@ function encodedEmbed(d: number, layout: Exclude<Layout, { kind: 'rows' | 'panel
 function embed(node: Node, { layouts }: LowerContext): Kernel {
   const d = dim(node, 1);
   const layout = layouts.get(node.inputs[0]!);
-  if (layout && layout.kind !== 'rows' && layout.kind !== 'panels') {
+  if (layout && layout.kind !== 'rows' && layout.kind !== 'panels' && layout.kind !== 'heads') {
     return encodedEmbed(d, layout);
   }
   const lanes = layout?.kind === 'panels' ? layout.lanes : 0;
@@ -248,6 +260,7 @@ function embed(node: Node, { layouts }: LowerContext): Kernel {
  * so each token computes its cos/sin table once (in f64) and every head reuses it.
  */
 function rope(node: Node): Kernel {
+  if (!isPlainRope(node.attrs)) return scaledRope(node);
   const width = dim(node, 1);
   const hs = node.attrs.head_size as number;
   const theta = node.attrs.theta as number;
@@ -281,17 +294,35 @@ function rope(node: Node): Kernel {
   };
 }
 
-function kvWrite(node: Node): Kernel {
+/** Appends the step's rows to a cache: row-major, or head-major (tiled attention's). */
+function kvWrite(node: Node, ctx: LowerContext): Kernel {
   const w = dim(node, 1);
+  const context = dim(node, 0);
+  const layout = ctx.layouts.get(node.inputs[0]!) ?? ROWS;
+  const p = add(v('pos'), v('t'));
+  const x = (i: KExpr) => load('x', add(mul(v('t'), w), i));
+  let body: KStmt;
+  if (layout.kind === 'rows') {
+    body = loop('i', 0, w, [store('cache', add(mul(p, w), v('i')), x(v('i')))]);
+  } else if (layout.kind === 'heads') {
+    // packed[h][p / L][c][p mod L] = x[p][h·S + c]
+    const { size, lanes } = layout;
+    const panels = Math.ceil(context / lanes);
+    const at = add(mul(add(mul(add(mul(v('h'), panels), div(p, lanes)), size), v('c')), lanes),
+      mod(p, lanes));
+    body = loop('h', 0, w / size, [loop('c', 0, size, [
+      store('cache', at, x(add(mul(v('h'), size), v('c')))),
+    ])]);
+  } else {
+    throw new InternalError('lower', `a cache in ${formatLayout(layout)}`);
+  }
+  const name = formatLayout(layout);
   return {
-    name: `kv_write_${w}`,
-    doc: `cache[pos + t, :${w}] = x[t, :]`,
+    name: layout.kind === 'rows' ? `kv_write_${w}` : `kv_write_${w}_${name}_ctx${context}`,
+    doc: `cache[pos + t, :${w}] = x[t, :] (${name})`,
     params: [out('cache'), arg('x')],
     inPlace: true,
-    body: [loop('t', 0, v('n'), [loop('i', 0, w, [
-      store('cache', add(mul(add(v('pos'), v('t')), w), v('i')),
-        load('x', add(mul(v('t'), w), v('i')))),
-    ])], { parallel: true })],
+    body: [loop('t', 0, v('n'), [body], { parallel: true })],
   };
 }
 
@@ -318,7 +349,7 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
 function fusedMatmul(node: Node, ctx: LowerContext): Kernel {
   const w = node.inputs[node.op === 'matmul_add' ? 1 : 2]!;
   const layout = ctx.layouts.get(w);
-  if (!layout || layout.kind === 'rows') {
+  if (!layout || layout.kind === 'rows' || layout.kind === 'heads') {
     throw new InternalError('lower', `%${node.id} ${node.op} needs its weight in panels`);
   }
   if (node.op === 'swiglu_matmul' && ctx.layouts.get(node.inputs[3]!)?.kind !== layout.kind) {
@@ -348,6 +379,8 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   rms_matmul: fusedMatmul,
   matmul_add: fusedMatmul,
   swiglu_matmul: fusedMatmul,
+  ...FAMILY_GENERATORS,
+  moe,
 };
 
 export function generatorFor(op: OpKind): Generator {

@@ -9,8 +9,9 @@
 //
 // A panel holds L consecutive output rows interleaved, so one vector load at (panel, k) is
 // w[j..j+L, k]: broadcast the activation, multiply, accumulate L outputs — no horizontal
-// sums. Decode (n = 1) runs one task per panel with four accumulators per weight (k mod 4),
-// so four FMA chains are in flight while weights stream in. Prefill (n > 1) runs tasks of
+// sums. Decode (n = 1) runs one task per 16 outputs (one panel of 16, four of 4) with four
+// accumulators per weight (k mod 4), so four FMA chains are in flight while weights stream
+// in; a fused norm is computed once per task. Prefill (n > 1) runs tasks of
 // (block of C panels) × (tile of R tokens), an R × C register tile per weight, so every
 // weight vector loaded serves R tokens. Summation order depends on n = 1 or not, never on
 // the thread count. The last panel may be partial (N mod L rows): its lanes go one by one.
@@ -20,10 +21,13 @@
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
 import {
-  add, call, div, float, hsum, int, lane, load, local, loop, mod, mul, set, splat, store, sub, v,
-  when,
+  add, call, div, float, hsum, imin, int, lane, load, local, loop, mod, mul, set, splat, store,
+  sub, v, when,
 } from '../../ir/kernel.js';
 import type { LowerContext } from './kernels.js';
+
+/** Outputs per decode task (whole panels): 1 panel of 16 lanes, 4 panels of 4. */
+const MATVEC_OUTPUTS = 16;
 
 export interface Plan {
   nOut: number; // N, output features
@@ -51,17 +55,15 @@ export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, re
   return plan.residual ? add(scaled[0]!, residual) : scaled[0]!;
 }
 
-/** Stores a panel of outputs for token row `t`; a partial or nonlinear one lane by lane. */
+/** Stores a panel of outputs for token row `t`; a partial one lane by lane. */
 export function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[],
   scale?: KExpr): KStmt[] {
   const j0 = mul(panel, plan.lanes);
   const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
   const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
     epilogue(plan, accs.map((a) => lane(a, l)), scale, load('residual', at(l)), 1)));
-  const vector = plan.weights.length === 1
-    ? [store('out', at(0), epilogue(plan, accs, scale, load('residual', at(0), plan.lanes),
-      plan.lanes), plan.lanes)]
-    : perLane(plan.lanes);
+  const vector = [store('out', at(0), epilogue(plan, accs, scale,
+    load('residual', at(0), plan.lanes), plan.lanes), plan.lanes)];
   const full = plan.nOut - (plan.nOut % plan.lanes);
   if (full === plan.nOut) return vector;
   return [when(j0, '<', int(full), vector, perLane(plan.nOut % plan.lanes))];
@@ -106,7 +108,7 @@ function matvec(plan: Plan): KStmt {
   const step = (k: KExpr, c: number): KStmt[] => plan.weights.map((w, wi) =>
     set(acc(wi, c), add(v(acc(wi, c)), mul(splat(activation(plan, int(0), k), plan.lanes),
       weightAt(plan, w, v('p'), k)))));
-  const stmts: KStmt[] = [...normScale(plan, int(0), 'scale')];
+  const stmts: KStmt[] = [];
   plan.weights.forEach((_, wi) => {
     for (let c = 0; c < chains; c++) {
       stmts.push(local(acc(wi, c), splat(float(0), plan.lanes), 'f32', plan.lanes));
@@ -121,7 +123,16 @@ function matvec(plan: Plan): KStmt {
   sums.forEach((s, wi) => stmts.push(local(sumNames[wi]!, s, 'f32', plan.lanes)));
   stmts.push(...storePanel(plan, int(0), v('p'), sumNames.map(v),
     plan.norm === undefined ? undefined : v('scale')));
-  return loop('p', 0, plan.panels, stmts, { parallel: true });
+  // a task covers MATVEC_OUTPUTS outputs, so a fused norm is computed once for all of them
+  const group = Math.max(1, Math.floor(MATVEC_OUTPUTS / plan.lanes));
+  if (group === 1) {
+    return loop('p', 0, plan.panels, [...normScale(plan, int(0), 'scale'), ...stmts],
+      { parallel: true });
+  }
+  return loop('q', 0, Math.ceil(plan.panels / group), [
+    ...normScale(plan, int(0), 'scale'),
+    loop('p', mul(v('q'), group), imin(add(mul(v('q'), group), group), int(plan.panels)), stmts),
+  ], { parallel: true });
 }
 
 /** An R × C register tile (per weight) at token t0 and panel p0. */

@@ -1,13 +1,20 @@
 // `smelt inspect`: the bound hyperparameters and the graph IR of a spec; or, on request,
-// the memory plan (--memory), the fusion report (--fusion), every weight's layout
-// (--layouts, for the --quant policy or the spec's `quant:`) or the IR after every pass.
+// the memory plan (--memory: sizes, per target layout, and whether a wasm32 module fits), the
+// fusion report (--fusion), every weight's layout (--layouts, for the --quant policy or the
+// spec's `quant:`) or the IR after every pass.
 
 import { printGraph } from '../../ir/printer.js';
-import { targetNamed } from '../../ir/target.js';
+import type { Graph } from '../../ir/graph.js';
+import type { Target } from '../../ir/target.js';
+import { TARGETS, targetNamed } from '../../ir/target.js';
 import type { LayoutNote, QuantOptions } from '../../passes/layout.js';
+import { MAX_PAGES, PAGE, planLayout } from '../../backends/wasm/memory.js';
+import type { StoredDType } from '../../ir/quant.js';
+import { storedBytes } from '../../ir/quant.js';
+import { chooseDType } from '../runtime/quantize.js';
 import { selectLayouts } from '../../passes/layout.js';
 import { planMemory } from '../../passes/memory.js';
-import { runGraphPasses } from '../../passes/pipeline.js';
+import { compileProgram, runGraphPasses } from '../../passes/pipeline.js';
 import { FusionReport, describe } from '../../passes/report.js';
 import { FUSES, isComputeOp } from '../../ir/ops.js';
 import type { ModelGraph } from '../frontend/index.js';
@@ -48,6 +55,9 @@ function memoryReport(model: ModelGraph, flags: InspectFlags): string {
     `arena      ${f32(plan.sizes.arena).padStart(10)}  (intermediates of a ` +
       `${flags.maxTokens}-token step)`,
     `total      ${f32(total).padStart(10)}`,
+    '',
+    ...layoutLines(graph, flags.maxTokens, [target, TARGETS.wasm]),
+    ...wasmVerdict(model, flags.maxTokens, perToken * 4),
   ].join('\n') + '\n';
 }
 
@@ -67,6 +77,52 @@ function layoutReport(model: ModelGraph, flags: InspectFlags): string {
   const fallbacks = notes.filter((n) => n.why.startsWith('fallback')).length;
   lines.push(`${fallbacks} fallback${fallbacks === 1 ? '' : 's'}`);
   return lines.join('\n') + '\n';
+}
+
+/** One line per target: its weight layout (panel width), weights, arena and total. */
+function layoutLines(graph: Graph, maxTokens: number, targets: Target[]): string[] {
+  const lines = ['per layout:'];
+  for (const t of targets) {
+    const plan = planMemory(graph, maxTokens, selectLayouts(graph, t));
+    const { weights, states, arena } = plan.sizes;
+    const f32 = (n: number) => formatBytes(n * 4).padStart(10);
+    lines.push(`  ${`${t.name} (panels of ${t.lanes})`.padEnd(22)} weights ${f32(weights)}  ` +
+      `arena ${f32(arena)}  total ${f32(weights + states + arena)}`);
+  }
+  return lines;
+}
+
+/**
+ * Whether the wasm module's linear memory (weights, KV cache, arena, tokens, logits and one
+ * thread's scratch, as the wasm backend lays it out) fits the 4 GiB of wasm32, and if not,
+ * the longest KV cache that would.
+ */
+function wasmVerdict(model: ModelGraph, maxTokens: number, kvBytesPerToken: number): string[] {
+  const program = compileProgram(model.graph, TARGETS.wasm, maxTokens);
+  const layout = planLayout(program);
+  const f32Bytes = layout.scratch + layout.frame;
+  const lines = ['wasm32 memory (4 GiB at most), with the weights stored as:'];
+  for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as const) {
+    const bytes = f32Bytes - layout.sizes.weights + weightBytes(model, dtype);
+    let verdict = 'fits';
+    if (bytes > MAX_PAGES * PAGE) {
+      const fixed = bytes - layout.sizes.states;
+      const positions = Math.floor((MAX_PAGES * PAGE - fixed) / kvBytesPerToken);
+      verdict = positions >= 1 ? `does not fit; a KV cache of at most ${positions} positions ` +
+        `would (--param seq_len=${positions})` : 'does not fit, even without a KV cache';
+    }
+    lines.push(`  ${dtype.padEnd(5)} ${formatBytes(bytes).padStart(10)}  ${verdict}`);
+  }
+  return lines;
+}
+
+/** Bytes of every weight stored as `dtype` (llama-quantize's per-tensor choice, as
+ * `smelt quantize` makes it: 1-D weights stay f32, rows that are not whole blocks f16). */
+function weightBytes(model: ModelGraph, dtype: StoredDType): number {
+  return model.slots.reduce((sum, slot) => {
+    const chosen = chooseDType(slot.name, slot.shape, dtype).dtype;
+    return sum + storedBytes(chosen, slot.shape.reduce((a, b) => a * b, 1));
+  }, 0);
 }
 
 /** Every kernel after fusion with the ops it contains, then every declined candidate. */
@@ -90,7 +146,7 @@ function fusionReport(model: ModelGraph): string {
 export function inspectCommand(specPath: string, flags: InspectFlags): void {
   const model = flags.weights !== undefined
     ? loadFromFlags(specPath, flags).model
-    : specGraph(loadSpec(specPath));
+    : specGraph(loadSpec(specPath), undefined, undefined, { checkMemory: !flags.memory });
   if (flags.memory) {
     process.stdout.write(memoryReport(model, flags));
     return;

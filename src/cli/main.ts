@@ -5,10 +5,14 @@
 import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
+import { benchCommand } from './bench.js';
 import { compileCommand } from './compile.js';
+import { initWeightsCommand } from './init-weights.js';
 import { inspectCommand } from './inspect.js';
+import { newArchCommand } from './new-arch.js';
 import { collect, int, number } from './options.js';
 import { QUANT_POLICIES } from '../../ir/layout.js';
+import { perplexityCommand } from './perplexity.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
 
@@ -73,6 +77,36 @@ weightOptions(program.command('quantize')
   .requiredOption('-o, --out <file>', 'the GGUF file to write')
   .action(quantizeCommand);
 
+weightOptions(program.command('perplexity')
+  .description('score a text: perplexity, and with --against the KL divergence and top-1 ' +
+    'agreement against reference weights')
+  .argument('<spec>', 'model or architecture spec (YAML)'))
+  .requiredOption('--text <file>', 'UTF-8 text to score, tokenized as one document')
+  .option('--against <file>', 'reference weights (same spec), run side by side on the same tokens')
+  .option('--ctx <n>', 'positions per window (default: the KV-cache length)', int(1))
+  .option('--stride <n>', 'new predictions per window after the first (default: ctx / 2)', int(1))
+  .option('--json', 'print the figures as JSON')
+  .addOption(new Option('--backend <name>', 'backend to run on: ref, c, wasm').default('ref'))
+  .option('--threads <n>', 'threads (at most 1024)', int(1), 1)
+  .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
+  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
+  .action(perplexityCommand);
+program.command('init-weights')
+  .description('write seeded random weights for a spec as a GGUF or safetensors checkpoint')
+  .argument('<spec>', 'model spec (YAML)')
+  .requiredOption('--seed <s>', 'random seed', int(0))
+  .requiredOption('-o, --out <file>', 'FILE.gguf or FILE.safetensors')
+  .option('--tokenizer <file>', 'llama2.c tokenizer .bin to embed as the GGUF vocabulary')
+  .option('--param <name=value>', 'set a spec parameter over the model file', collect)
+  .action(initWeightsCommand);
+
+program.command('new-arch')
+  .description('start a new architecture spec as a copy of an existing one')
+  .argument('<name>', 'the new family name (lowercase; also its GGUF key prefix)')
+  .requiredOption('--from <base>', 'architecture to copy: a name in specs/ (llama) or a .yaml')
+  .option('-o, --out <file>', 'where to write it (default NAME.yaml; never overwritten)')
+  .action(newArchCommand);
+
 quantOptions(program.command('compile')
   .description('compile a spec to a module: native (C source and .so) or WebAssembly')
   .argument('<spec>', 'model spec (YAML)')
@@ -84,6 +118,26 @@ quantOptions(program.command('compile')
     int(1), 1)
   .option('--target <name>', 'c: native, avx512, avx2, scalar, wasm', 'native'))
   .action(compileCommand);
+
+weightOptions(program.command('bench')
+  .description('benchmark backends × layouts × threads: compile time, prefill and decode ' +
+    'tokens/s, roofline, memory; checks that the backends agree')
+  .argument('<spec>', 'model or architecture spec (YAML)'))
+  .option('--backends <list>', 'backends to compare, the first is the reference', 'c,wasm')
+  .option('--threads <list>', 'thread counts', '1,2')
+  .option('--quant <list>', 'weight layouts (f32; q8_0, q4_0, f16, mixed where built)', 'f32')
+  .option('--prompt <n>', 'prompt tokens (prefill)', int(1), 128)
+  .option('--gen <n>', 'generated tokens (decode)', int(1), 64)
+  .option('--repeat <n>', 'timed rounds after the warm-up; figures are their medians', int(1), 5)
+  .option('--probe', 're-measure the machine ceilings (bandwidth, FMA peak) instead of the ' +
+    'cached ones')
+  .option('--per-kernel', 'add a per-kernel breakdown from an instrumented build (c, wasm)')
+  .option('--peer <kind=path>', 'also run a peer engine on the same GGUF weights, e.g. ' +
+    'llama-bench=/path/to/llama-bench (repeatable)', collect)
+  .option('--json <file>', 'write the full report as JSON')
+  .option('--md <file>', 'write the tables as Markdown')
+  .option('--svg <file>', 'write charts: tokens/s by combination, and the roofline')
+  .action(benchCommand);
 
 // `smelt run … | head` closes stdout early: that is the reader's choice, not an error
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {

@@ -79,7 +79,7 @@ function vocabFor(loaded: LoadedModel, flags: QuantizeFlags): Vocab | undefined 
   return loadLlama2cVocab(flags.tokenizer, Number(loaded.model.env.get('vocab_size') ?? 0));
 }
 
-function writeOutput(path: string, bytes: Uint8Array): void {
+export function writeOutput(path: string, bytes: Uint8Array): void {
   const partial = `${path}.partial-${process.pid}`;
   try {
     writeFileSync(partial, bytes);

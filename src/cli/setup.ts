@@ -20,7 +20,7 @@ export interface ModelFlags {
 }
 
 /** Parses `--param name=value` against the architecture's declared params. */
-function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenParam> {
+export function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenParam> {
   const given = new Map<string, GivenParam>();
   for (const pair of pairs) {
     const [name, text] = pair.split('=', 2) as [string, string | undefined];
@@ -82,6 +82,9 @@ export function tokenizerFor(loaded: LoadedModel, flags: ModelFlags): Tokenizer 
     return loadLlama2cTokenizer(flags.tokenizer, vocab);
   }
   const meta = loaded.file?.metadata;
+  const model = meta?.get('tokenizer.ggml.model');
+  // llama.cpp's "no vocabulary" (init-weights writes it): token ids in and out
+  if (model === 'none' || model === 'no_vocab') return undefined;
   if (loaded.file?.format === 'gguf' && meta?.has('tokenizer.ggml.model')) {
     return tokenizerFromGguf(meta, loaded.file.path);
   }

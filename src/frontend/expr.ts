@@ -1,7 +1,8 @@
 // Arithmetic over hyperparameters: `dim / n_heads`, `n_kv_heads * head_size`, `1e-5`.
 //
 // Grammar: expr = term (('+' | '-') term)*; term = atom (('*' | '/') atom)*;
-// atom = number | name | '(' expr ')'. Every node keeps its location (a binary node spans
+// atom = number | name | name '(' expr ')' | '(' expr ')', where a called name is one of
+// FUNCTIONS (`sqrt`). Every node keeps its location (a binary node spans
 // both operands) so that an unknown parameter is reported under the name itself.
 
 import type { SourceLocation } from '../../ir/diagnostics.js';
@@ -11,7 +12,12 @@ export type Expr =
   | { kind: 'num'; value: number; loc: SourceLocation }
   | { kind: 'bool'; value: boolean; loc: SourceLocation }
   | { kind: 'name'; name: string; loc: SourceLocation }
-  | { kind: 'bin'; op: '+' | '-' | '*' | '/'; left: Expr; right: Expr; loc: SourceLocation };
+  | { kind: 'bin'; op: '+' | '-' | '*' | '/'; left: Expr; right: Expr; loc: SourceLocation }
+  | { kind: 'call'; fn: MathName; arg: Expr; loc: SourceLocation };
+
+/** Functions an expression may call: `sqrt(dim)` (Gemma's embedding scale). */
+export const FUNCTIONS = { sqrt: Math.sqrt } as const;
+export type MathName = keyof typeof FUNCTIONS;
 
 export type Value = number | boolean;
 export type Env = ReadonlyMap<string, Value>;
@@ -68,6 +74,18 @@ export function parseExpr(text: string, at: Locator): Expr {
     if (t.kind === 'name' && (t.text === 'true' || t.text === 'false')) {
       return { expr: { kind: 'bool', value: t.text === 'true', loc }, ...span };
     }
+    if (t.kind === 'name' && tokens[i]?.text === '(') {
+      if (!Object.hasOwn(FUNCTIONS, t.text)) {
+        fail(`unknown function \`${t.text}\` (functions: ${Object.keys(FUNCTIONS).join(', ')})`,
+          t.at);
+      }
+      i++;
+      const inner = sum();
+      if (tokens[i]?.text !== ')') fail('missing `)`', tokens[i]?.at ?? text.length);
+      const to = tokens[i++]!.at + 1;
+      return { expr: { kind: 'call', fn: t.text as MathName, arg: inner.expr,
+        loc: at(t.at, to - t.at) }, from: t.at, to };
+    }
     if (t.kind === 'name') return { expr: { kind: 'name', name: t.text, loc }, ...span };
     if (t.text === '(') {
       const inner = sum();
@@ -107,6 +125,8 @@ export function formatExpr(expr: Expr): string {
       return String(expr.value);
     case 'name':
       return expr.name;
+    case 'call':
+      return `${expr.fn}(${formatExpr(expr.arg)})`;
     case 'bin': {
       const p = PRECEDENCE[expr.op];
       const side = (e: Expr, tight: boolean) => {
@@ -133,6 +153,13 @@ export function evalExpr(expr: Expr, env: Env): Value {
           expr.loc);
       }
       return v;
+    }
+    case 'call': {
+      const a = evalExpr(expr.arg, env);
+      if (typeof a !== 'number') {
+        throw new SmeltError('SPEC104', `\`${expr.fn}\` needs a number, got ${a}`, expr.loc);
+      }
+      return FUNCTIONS[expr.fn](a);
     }
     case 'bin': {
       const l = evalExpr(expr.left, env);

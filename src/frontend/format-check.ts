@@ -15,13 +15,16 @@ import type { ArchSpec, WeightDecl } from './spec.js';
 
 type Section = 'weights' | 'layer_weights';
 
-/** `{layer}` in every layer weight's tensor name, in no model weight's, and no other `{…}`. */
+/**
+ * `{layer}` in every layer weight's tensor name, in no model weight's; `{expert}` may appear
+ * too (one tensor per expert, stacked on the first axis); no other `{…}`.
+ */
 function checkTensorName(mapped: Mapped, format: string, section: Section): void {
   const where = `\`formats.${format}.${section}\``;
   const hasLayer = mapped.tensor.includes('{layer}');
-  if (/[{}]/.test(mapped.tensor.replaceAll('{layer}', ''))) {
+  if (/[{}]/.test(mapped.tensor.replaceAll('{layer}', '').replaceAll('{expert}', ''))) {
     throw new SmeltError('SPEC208', `tensor name \`${mapped.tensor}\` in ${where} has a ` +
-      'placeholder other than `{layer}`', mapped.loc);
+      'placeholder other than `{layer}` and `{expert}`', mapped.loc);
   }
   if (section === 'layer_weights' && !hasLayer) {
     throw new SmeltError('SPEC208', `tensor name \`${mapped.tensor}\` in ${where} has no ` +
@@ -98,6 +101,16 @@ export function checkFormats(arch: ArchSpec): void {
   }
   if (safetensors) checkNames(safetensors, 'safetensors', weights, layerWeights);
   for (const map of [gguf, safetensors]) {
+    const adjusted = [
+      ...[...(map?.transpose ?? [])].map(([name, loc]) => ['transpose', name, loc]),
+      ...[...(map?.offset ?? [])].map(([name, o]) => ['offset', name, o.loc]),
+    ] as [string, string, SourceLocation][];
+    for (const [key, name, loc] of adjusted) {
+      if (![...weights, ...layerWeights].some((w) => w.name === name)) {
+        throw new SmeltError('SPEC205', `\`${key}\` names \`${name}\`, which is not a ` +
+          'declared weight', loc);
+      }
+    }
     for (const [name, { loc }] of map?.permuteRope ?? []) {
       if (!layerWeights.some((w) => w.name === name)) {
         throw new SmeltError('SPEC205', `\`permute_rope\` names \`${name}\`, which is not a ` +

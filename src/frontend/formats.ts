@@ -29,6 +29,16 @@ export interface NameMap {
    * their rows split into (an expression): the loader puts the rows back in adjacent pairs.
    */
   permuteRope: Map<string, { heads: Expr; loc: SourceLocation }>;
+  /**
+   * Weights stored transposed ([in, out], GPT-2's Conv1D): the loader transposes them to the
+   * spec's [out, in] and a writer back. Model and layer weights alike, by declared name.
+   */
+  transpose: Map<string, SourceLocation>;
+  /**
+   * Weights the file stores plus a constant (llama.cpp's Gemma files hold 1 + the norm
+   * gain): the loader subtracts it, a writer adds it.
+   */
+  offset: Map<string, { value: Expr; loc: SourceLocation }>;
   /** The map's key (`gguf:`), and each section's key (the map's when it is absent). */
   loc: SourceLocation;
   sections: { weights: SourceLocation; layer_weights: SourceLocation };
@@ -95,7 +105,23 @@ function keyLoc(src: SpecSource, map: YAMLMap<Scalar, YamlNode>, key: string,
 function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: string[],
   loc: SourceLocation): NameMap {
   const map = src.map(node, what);
-  src.onlyKeys(map, ['weights', 'layer_weights', 'permute_rope', ...extra], what);
+  src.onlyKeys(map, ['weights', 'layer_weights', 'permute_rope', 'transpose', 'offset',
+    ...extra], what);
+  const offset = new Map<string, { value: Expr; loc: SourceLocation }>();
+  const offsetNode = src.optional(map, 'offset');
+  if (offsetNode !== undefined) {
+    for (const { key, keyNode, value } of src.entries(src.map(offsetNode, `${what}.offset`))) {
+      offset.set(key, { value: scalarExpr(src, value, `${what}.offset.${key}`),
+        loc: src.where(keyNode) });
+    }
+  }
+  const transpose = new Map<string, SourceLocation>();
+  const transposeNode = src.optional(map, 'transpose');
+  if (transposeNode !== undefined) {
+    for (const item of src.seq(transposeNode, `${what}.transpose`).items) {
+      transpose.set(src.string(item, `an entry of ${what}.transpose`), src.where(item));
+    }
+  }
   const permuteRope = new Map<string, { heads: Expr; loc: SourceLocation }>();
   const permuteNode = src.optional(map, 'permute_rope');
   if (permuteNode !== undefined) {
@@ -109,6 +135,8 @@ function loadNameMap(src: SpecSource, node: YamlNode, what: string, extra: strin
     weights: loadNames(src, src.optional(map, 'weights'), `${what}.weights`),
     layerWeights: loadNames(src, src.optional(map, 'layer_weights'), `${what}.layer_weights`),
     permuteRope,
+    transpose,
+    offset,
     loc,
     sections: {
       weights: keyLoc(src, map, 'weights', loc),

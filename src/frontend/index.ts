@@ -18,17 +18,18 @@ export { loadSpec } from './model.js';
 /**
  * The graph of `spec` with its model file's numbers, overridden by `given` (for example
  * numbers read from a weight file's metadata, named by `origin`), overridden in turn by
- * the user's `--param` values (`spec.overrides`). An architecture with
+ * the user's `--param` values (`spec.overrides`). `checkMemory: false` skips the check that
+ * the machine can hold the model (RUN605), for reports. An architecture with
  * neither a model file nor a weight file's numbers is SPEC101, unless every param has a
  * default.
  */
 export function specGraph(spec: LoadedSpec, given = new Map<string, GivenParam>(),
-  origin?: string): ModelGraph {
+  origin?: string, options: { checkMemory?: boolean } = {}): ModelGraph {
   if (!spec.model && given.size === 0 && origin === undefined) requireNumbers(spec.arch);
   const params = new Map([...(spec.model?.params ?? []), ...given, ...(spec.overrides ?? [])]);
   const from = origin ?? (spec.model ? `model file ${spec.model.file}` : `spec ${spec.arch.file}`);
   const env = bindParams(spec.arch, params, from, given.size === 0 ? spec.model?.loc : undefined);
-  checkBudget(spec.arch, env);
+  if (options.checkMemory !== false) checkBudget(spec.arch, env);
   // the graph's own shapes first: a bad number is reported where the model uses it, not
   // in a llama2.c table the user may not be loading
   const model = buildGraph(spec.arch, env);

@@ -155,8 +155,29 @@ function loadStatements(src: SpecSource, node: YamlNode | undefined, what: strin
   return src.seq(node, what).items.map((item) => {
     const text = src.string(item, `a statement of ${what}`);
     const quote = isScalar(item) && item.type !== 'PLAIN' ? 1 : 0;
-    return parseStatement(text, (from, len) => src.where(item, quote + from, len));
+    const at = sourceOffsets(src.text.slice(item.range![0] + quote, item.range![1]), text);
+    return parseStatement(text, (from, len) => src.where(item, quote + at(from), len));
   });
+}
+
+/**
+ * Maps an offset in a scalar's value to an offset in its source text. They differ when a
+ * long statement is continued on the next lines: YAML folds each line break and the
+ * indentation after it into one space.
+ */
+function sourceOffsets(raw: string, value: string): (offset: number) => number {
+  if (!raw.includes('\n')) return (offset) => offset;
+  const map: number[] = [];
+  for (let i = 0; i < raw.length && map.length < value.length; i++) {
+    if (raw[i] === '\n') {
+      while (map.length > 0 && /[ \t]/.test(raw[map[map.length - 1]!] ?? '')) map.pop();
+      map.push(i);
+      while (i + 1 < raw.length && /[ \t]/.test(raw[i + 1]!)) i++;
+    } else {
+      map.push(i);
+    }
+  }
+  return (offset) => map[offset] ?? offset;
 }
 
 export function loadArchitecture(src: SpecSource): ArchSpec {

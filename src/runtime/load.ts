@@ -13,10 +13,10 @@ import type { EncodedWeight } from '../../backends/types.js';
 import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend/index.js';
 import { specGraph } from '../frontend/index.js';
 import type { Env } from '../frontend/expr.js';
-import { evalDim } from '../frontend/expr.js';
+import { evalDim, evalExpr } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
 import { checkedBytes, tensorToF32 } from './weights/dequant.js';
-import { halvesToPairs } from './weights/permute.js';
+import { halvesToPairs, transpose } from './weights/permute.js';
 import { layoutLlama2c } from './weights/llama2c.js';
 import type { Llama2cHeader } from './weights/llama2c.js';
 import { readWeightFile } from './weights/open.js';
@@ -74,23 +74,57 @@ function readNamed(model: ModelGraph, file: WeightFile, map: NameMap,
   const weights = new Map<string, Float32Array>();
   for (const slot of model.slots) {
     const name = tensorName(map, slot);
-    const entry = file.tensors.get(name);
-    if (!entry) {
-      throw new SmeltError('WEIGHT306', `${file.path} has no tensor ${name} ` +
-        `(weight \`${slot.name}\`, shape [${slot.shape.join(', ')}])`, slot.decl.loc);
-    }
-    if (!sameShape(entry.shape, slot.shape)) {
-      throw shapeMismatch(slot, name, file.path, entry.shape);
-    }
-    const data = tensorToF32(file, entry);
+    const data = name.includes('{expert}') ? readExperts(model, file, map, slot, name)
+      : readTensor(model, file, map, slot, name, slot.shape);
     const permute = slot.layer === undefined ? undefined : map.permuteRope.get(slot.decl.name);
-    if (permute === undefined && ['f16', 'q8_0', 'q4_0'].includes(entry.dtype)) {
+    // the stored bytes serve as they are only when nothing reorders or shifts the values
+    const entry = file.tensors.get(name);
+    const asStored = permute === undefined && !name.includes('{expert}') &&
+      !map.transpose.has(slot.decl.name) && !map.offset.has(slot.decl.name);
+    if (entry && asStored && ['f16', 'q8_0', 'q4_0'].includes(entry.dtype)) {
       encoded.set(slot.name, { dtype: entry.dtype, bytes: checkedBytes(file, entry) });
     }
     weights.set(slot.name, permute === undefined ? data : halvesToPairs(data, slot.shape[0]!,
       slot.shape[1]!, evalDim(permute.heads, model.env, 'permute_rope heads')));
   }
   return weights;
+}
+
+/** One expert per tensor (`{expert}` in the name), stacked on the first axis. */
+function readExperts(model: ModelGraph, file: WeightFile, map: NameMap, slot: WeightSlot,
+  name: string): Float32Array {
+  const [experts, ...shape] = slot.shape;
+  const size = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(experts! * size);
+  for (let e = 0; e < experts!; e++) {
+    const one = readTensor(model, file, map, slot, name.replaceAll('{expert}', String(e)), shape);
+    data.set(one, e * size);
+  }
+  return data;
+}
+
+/** The f32 data of tensor `name`, which must have `shape` (reversed if transposed). */
+function readTensor(model: ModelGraph, file: WeightFile, map: NameMap, slot: WeightSlot,
+  name: string, shape: number[]): Float32Array {
+  const entry = file.tensors.get(name);
+  if (!entry) {
+    throw new SmeltError('WEIGHT306', `${file.path} has no tensor ${name} ` +
+      `(weight \`${slot.name}\`, shape [${shape.join(', ')}])`, slot.decl.loc);
+  }
+  const transposed = map.transpose.has(slot.decl.name);
+  const want = transposed ? [...shape].reverse() : shape;
+  if (!sameShape(entry.shape, want)) {
+    throw shapeMismatch(slot, name, file.path, transposed ? [...entry.shape].reverse()
+      : entry.shape);
+  }
+  const stored = tensorToF32(file, entry);
+  const data = transposed ? transpose(stored, want[0]!, want[1] ?? 1) : stored;
+  const offset = map.offset.get(slot.decl.name);
+  if (offset) {
+    const by = evalExpr(offset.value, model.env) as number;
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! - by;
+  }
+  return data;
 }
 
 function metaNumber(value: MetaValue | undefined): number | boolean | undefined {

@@ -12,7 +12,8 @@
 //   reported as a fallback with its reason (stories260K's ffn_down rows are 172 long).
 // Tensors are written in the order of the spec's `formats.gguf` map, layer by layer; a tied
 // weight the map names (the shared classifier `output.weight`) is written with the data of
-// the weight it is tied to, as llama.cpp's converters do.
+// the weight it is tied to, as llama.cpp's converters do; a weight with an `offset` in the
+// map is stored plus it (Gemma's norm gains).
 //
 // Metadata: a GGUF input's keys are copied with their types (so its tokenizer.* and other
 // keys survive), then general.architecture (the prefix of the map's param keys), every
@@ -25,6 +26,7 @@ import { STORED, encode } from '../../ir/quant.js';
 import type { LoadedSpec } from '../frontend/index.js';
 import type { WeightDecl } from '../frontend/spec.js';
 import type { Mapped } from '../frontend/formats.js';
+import { evalExpr } from '../frontend/expr.js';
 import type { LoadedModel } from './load.js';
 import type { Vocab } from './tokenizer/sentencepiece.js';
 import type { GgufKeyValue, GgufTensorOut } from './weights/gguf-write.js';
@@ -115,7 +117,10 @@ function mappedTensors(spec: LoadedSpec, loaded: LoadedModel) {
       const leaf = leafOf(weight, decls, loaded, layer);
       if (!leaf) continue; // a tied weight whose target the map does not name
       const name = mapped.tensor.replaceAll('{layer}', String(layer ?? ''));
-      out.push({ name, ...leaf });
+      // a weight the file stores plus a constant (`offset`: Gemma's 1 + gain)
+      const offset = map.offset.get(weight);
+      const by = offset ? Number(evalExpr(offset.value, loaded.model.env)) : 0;
+      out.push({ name, ...leaf, ...(by === 0 ? {} : { data: leaf.data.map((x) => x + by) }) });
     }
   };
   add(map.weights, spec.arch.weights);

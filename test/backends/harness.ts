@@ -22,20 +22,20 @@ export type Operand = { act: number } | { weight: number[] };
 
 /** A graph computing `op` over activations of the given widths and weights of given shapes. */
 export function opGraph(op: OpKind, activations: number[], weights: number[][], attrs: Attrs,
-  states: number[][] = [], seed = 1): CompileInput {
+  states: number[][] = [], seed = 1, vocab = VOCAB): CompileInput {
   const operands: Operand[] = [...activations.map((act) => ({ act })),
     ...weights.map((weight) => ({ weight }))];
-  return operandGraph(op, operands, attrs, states, seed);
+  return operandGraph(op, operands, attrs, states, seed, vocab);
 }
 
 /** Like opGraph, with the operands in any order. */
 export function operandGraph(op: OpKind, specs: Operand[], attrs: Attrs,
-  states: number[][] = [], seed = 1): CompileInput {
+  states: number[][] = [], seed = 1, vocab = VOCAB): CompileInput {
   const b = new GraphBuilder();
   const data = new Map<string, Float32Array>();
   const tokens = b.leaf('input', 'tokens', { dtype: 'i32', shape: ['seq'] });
   const operands = specs.map((spec, i) => {
-    const shape = 'act' in spec ? [VOCAB, spec.act] : spec.weight;
+    const shape = 'act' in spec ? [vocab, spec.act] : spec.weight;
     const id = b.leaf('weight', `w${i}`, { dtype: 'f32', shape });
     data.set(`w${i}`, random(shape.reduce((a, c) => a * c, 1), seed * 100 + i));
     return 'act' in spec ? b.apply('embed', [id, tokens], {}) as number : id;

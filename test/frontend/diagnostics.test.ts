@@ -364,7 +364,8 @@ const CASES: Case[] = [
     arch: ['- gate = silu(gate)', '- gate = swish(gate)'],
     expected: [
       'llama.yaml:69:14: error SPEC201: unknown op `swish` (known ops: embed, rmsnorm, matmul, ' +
-        'rope, kv_write, attention, silu, mul, add, rms_matmul, matmul_add, swiglu_matmul)',
+        'rope, kv_write, attention, silu, mul, add, layernorm, add_bias, gelu, pos_embed, ' +
+        'slice, scale, softcap, moe, rms_matmul, matmul_add, swiglu_matmul)',
       ' 69 |     - gate = swish(gate)',
       '    |              ^^^^^',
     ],
@@ -548,7 +549,8 @@ const CASES: Case[] = [
     arch: ['- h = rmsnorm(x, rms_att, eps=norm_eps)',
       '- h = rmsnorm(x, rms_att, epsilon=norm_eps)'],
     expected: [
-      'llama.yaml:54:31: error SPEC207: rmsnorm has no attribute `epsilon` (attributes: eps)',
+      'llama.yaml:54:31: error SPEC207: rmsnorm has no attribute `epsilon` (attributes: eps, ' +
+        'gain_offset)',
       ' 54 |     - h = rmsnorm(x, rms_att, epsilon=norm_eps)',
       '    |                               ^^^^^^^',
     ],
@@ -605,7 +607,7 @@ const CASES: Case[] = [
     arch: ['wk: blk.{layer}.attn_k.weight', 'wk: blk.{layers}.attn_k.weight'],
     expected: [
       'llama.yaml:98:11: error SPEC208: tensor name `blk.{layers}.attn_k.weight` in ' +
-        '`formats.gguf.layer_weights` has a placeholder other than `{layer}`',
+        '`formats.gguf.layer_weights` has a placeholder other than `{layer}` and `{expert}`',
       ' 98 |       wk: blk.{layers}.attn_k.weight',
       '    |           ^^^^^^^^^^^^^^^^^^^^^^^^^^',
     ],

@@ -86,7 +86,7 @@ function looksLikeLegacyLlama2c(bytes: Uint8Array): boolean {
 }
 
 /** OS error codes in words. */
-const REASONS: Record<string, string> = {
+export const REASONS: Record<string, string> = {
   ENOENT: 'no such file',
   EACCES: 'permission denied',
   EPERM: 'permission denied',

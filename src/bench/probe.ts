@@ -1,9 +1,15 @@
 // Machine ceilings for the roofline: read bandwidth from memory (a buffer far larger than
 // the last-level cache, read with vector loads by `threads` threads) and the f32 FMA peak.
 // The probe is C compiled like a smelt module, so it sees the same compiler and flags.
+//
+// `machineCeilings` keeps the result in the smelt cache folder (probe.json), keyed by the
+// CPU model, the core count and the compiler: a later run reuses it, `--probe` re-measures.
 
 import koffi from 'koffi';
-import { compileShared } from '../backends/c/compile.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { cacheDir, compileShared, compilerVersion } from '../../backends/c/compile.js';
 
 const SOURCE = `
 #include <stdint.h>
@@ -86,4 +92,56 @@ export function probe(threadCounts: number[]): Ceilings {
     ceilings.flopsPerSecond[t] = (iters * 12 * 16 * 2 * t) / (fma(iters, t) as number);
   }
   return ceilings;
+}
+
+/** The CPU model as /proc/cpuinfo names it. */
+export function cpuModel(): string {
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    return /^model name\s*:\s*(.*)$/m.exec(info)?.[1]?.trim() ?? 'unknown CPU';
+  } catch {
+    return 'unknown CPU';
+  }
+}
+
+interface ProbeFile {
+  key: string;
+  measuredAt: string;
+  ceilings: Ceilings;
+}
+
+export interface MachineCeilings extends Ceilings {
+  /** When these figures were measured, and whether this run measured them. */
+  measuredAt: string;
+  fresh: boolean;
+}
+
+/** The ceilings for `threadCounts`: cached ones, measuring any missing (or all, on `remeasure`). */
+export function machineCeilings(threadCounts: number[], remeasure: boolean,
+  onMeasure?: (file: string) => void): MachineCeilings {
+  const file = join(cacheDir(), 'probe.json');
+  const key = `${cpuModel()}\0${availableParallelism()}\0${compilerVersion()}`;
+  let cached: ProbeFile | undefined;
+  try {
+    if (!remeasure && existsSync(file)) cached = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    cached = undefined; // a damaged cache file is measured again
+  }
+  if (cached?.key !== key) cached = undefined;
+  const missing = threadCounts.filter((t) => !(t in (cached?.ceilings.readBytesPerSecond ?? {})));
+  if (cached && missing.length === 0) return { ...cached.ceilings, measuredAt: cached.measuredAt,
+    fresh: false };
+  onMeasure?.(file);
+  const measured = probe(missing);
+  const ceilings: Ceilings = {
+    readBytesPerSecond: { ...cached?.ceilings.readBytesPerSecond, ...measured.readBytesPerSecond },
+    flopsPerSecond: { ...cached?.ceilings.flopsPerSecond, ...measured.flopsPerSecond },
+  };
+  const measuredAt = new Date().toISOString();
+  try {
+    writeFileSync(file, JSON.stringify({ key, measuredAt, ceilings } satisfies ProbeFile));
+  } catch {
+    // the cache is an optimization: an unwritable one only costs a probe next time
+  }
+  return { ...ceilings, measuredAt, fresh: true };
 }
