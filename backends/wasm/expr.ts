@@ -284,16 +284,17 @@ function qdot(ctx: FunctionContext, e: Quant<'qdot'>): Expr {
   vector(e.lanes);
   const wp = pinned(ctx, e.w, e.wAt);
   const xp = pinned(ctx, e.x, e.xAt);
-  const [lo, hi, t] = [ctx.local('v128'), ctx.local('v128'), ctx.local('v128')];
+  const [lo, hi, t, xw] = [0, 1, 2, 3].map(() => ctx.local('v128')) as [number, number,
+    number, number];
   const body: Expr[] = [wp.set, xp.set, w.set(lo, w.splatI32(w.i32(0))),
     w.set(hi, w.splatI32(w.i32(0)))];
-  const xs = (byte: number) => w.widen(w.loadSplat(xp.get(), xp.offset + byte), 'low', true);
-  /** lo/hi += the 16 bytes `value` (local t) against activations at `byte`. */
+  /** lo/hi += the 16 bytes `value` against the 4 activations at `byte` (widened once). */
   const step = (value: Expr, signed: boolean, byte: number) => {
-    body.push(w.set(t, value));
+    body.push(w.set(t, value),
+      w.set(xw, w.widen(w.loadSplat(xp.get(), xp.offset + byte), 'low', true)));
     for (const [acc, half] of [[lo, 'low'], [hi, 'high']] as const) {
       body.push(w.set(acc, w.ivec('add', w.get(acc, 'v128'),
-        w.dot16(w.widen(w.get(t, 'v128'), half, signed), xs(byte)))));
+        w.dot16(w.widen(w.get(t, 'v128'), half, signed), w.get(xw, 'v128')))));
     }
   };
   const groups = e.kind === 'q8_0' ? 8 : 4;

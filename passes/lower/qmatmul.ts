@@ -15,7 +15,8 @@
 // (int) or broadcast (float); the row scale 1/rms is applied in the epilogue, as for f32 —
 // computed once per token while quantizing (int), not again by every panel's task.
 // Decode (n = 1): one task per panel, two accumulators per weight (even and odd blocks).
-// Prefill: tasks of C panels × R tokens, an R × C register tile per weight.
+// Prefill: tasks of C panels × R tokens, an R × C register tile per weight (the target's
+// `qtile` for int kernels).
 
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
