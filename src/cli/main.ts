@@ -77,7 +77,7 @@ weightOptions(program.command('quantize')
   .requiredOption('-o, --out <file>', 'the GGUF file to write')
   .action(quantizeCommand);
 
-weightOptions(program.command('perplexity')
+quantOptions(weightOptions(program.command('perplexity')
   .description('score a text: perplexity, and with --against the KL divergence and top-1 ' +
     'agreement against reference weights')
   .argument('<spec>', 'model or architecture spec (YAML)'))
@@ -89,7 +89,7 @@ weightOptions(program.command('perplexity')
   .addOption(new Option('--backend <name>', 'backend to run on: ref, c, wasm').default('ref'))
   .option('--threads <n>', 'threads (at most 1024)', int(1), 1)
   .option('--target <name>', 'native target: native, avx512, avx2, scalar', 'native')
-  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)')
+  .option('--no-fuse', 'skip the fusion passes (every graph op is its own kernel)'))
   .action(perplexityCommand);
 program.command('init-weights')
   .description('write seeded random weights for a spec as a GGUF or safetensors checkpoint')

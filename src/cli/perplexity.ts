@@ -19,10 +19,10 @@ import type { QualityResult } from '../runtime/quality/evaluate.js';
 import { evaluate } from '../runtime/quality/evaluate.js';
 import { readText, textTokens } from '../runtime/quality/text.js';
 import { defaultStride, windows } from '../runtime/quality/windows.js';
-import type { ModelFlags } from './setup.js';
-import { loadFromFlags, tokenizerFor } from './setup.js';
+import type { ModelFlags, QuantFlags } from './setup.js';
+import { loadFromFlags, quantOptions, tokenizerFor } from './setup.js';
 
-export interface PerplexityFlags extends ModelFlags {
+export interface PerplexityFlags extends ModelFlags, QuantFlags {
   text: string;
   against?: string;
   backend: string;
@@ -53,8 +53,11 @@ export async function perplexityCommand(specPath: string, flags: PerplexityFlags
   const plan = windows(tokens.length, ctx, stride);
 
   // compile, then score with a progress bar
+  // --quant (or the spec's quant:) applies to the model under test; the reference runs as
+  // its weights load (f32, or dequantized from a quantized file)
   const options = { threads: flags.threads, target: targetNamed(flags.target), fuse: flags.fuse };
-  const testExe = await backend.compile(compileInput(test), options);
+  const testExe = await backend.compile(compileInput(test),
+    { ...options, ...quantOptions(test.model, flags) });
   const refExe = reference && await backend.compile(compileInput(reference), options);
   const started = performance.now();
   const result = scoreWithProgress(tokens, plan, testExe, refExe);
