@@ -10,11 +10,12 @@ import { join, sep } from 'node:path';
 import type { DiagnosticCode } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { loadSpec, specGraph } from '../../src/frontend/index.js';
+import type { Edit } from '../frontend/edit.js';
+import { edit } from '../frontend/edit.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'smelt-arch-diag-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-type Edit = [from: string, to: string];
 
 interface Case {
   name: string;
@@ -23,14 +24,6 @@ interface Case {
   arch?: Edit;
   model?: Edit;
   expected: string[];
-}
-
-function edit(text: string, [from, to]: Edit): string {
-  const at = text.indexOf(from);
-  if (at < 0 || text.indexOf(from, at + 1) >= 0) {
-    throw new Error(`edit needs exactly one occurrence of ${JSON.stringify(from)}`);
-  }
-  return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
 function diagnose(c: Case): string {

@@ -5,7 +5,7 @@ import { describe, expect, test } from '@jest/globals';
 import { BACKENDS, backendNamed } from '../../backends/index.js';
 import type { CompileInput } from '../../backends/index.js';
 import { TARGETS } from '../../ir/target.js';
-import { VOCAB, opGraph } from '../backends/harness.js';
+import { VOCAB, maxDiff, opGraph, runTwoSteps } from '../backends/harness.js';
 
 const cases: [string, CompileInput][] = [
   ['layernorm 172', opGraph('layernorm', [172], [[172], [172]], { eps: 1e-5 })],
@@ -41,18 +41,8 @@ const cases: [string, CompileInput][] = [
     { n_heads: 4, n_kv_heads: 2, window: 3 }, [[16, 16], [16, 16]])],
 ];
 
-async function run(backend: string, input: CompileInput, threads = 1) {
-  const exe = await backendNamed(backend).compile(input, { threads });
-  const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
-  const second = exe.forward(Int32Array.of(6), 7);
-  return Float32Array.from([...first, ...second]);
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  const scale = Math.max(1, ...b.map(Math.abs));
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
-}
+const run = (backend: string, input: CompileInput, threads = 1) =>
+  runTwoSteps(backend, input, { threads });
 
 describe.each(BACKENDS.filter((b) => b.name !== 'ref').map((b) => b.name))('%s backend', (name) => {
   test.each(cases)('%s matches ref', async (_, input) => {

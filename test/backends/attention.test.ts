@@ -7,7 +7,7 @@ import type { CompileInput } from '../../backends/index.js';
 import type { Target } from '../../ir/target.js';
 import { TARGETS } from '../../ir/target.js';
 import { KV_TILE } from '../../passes/lower/attention.js';
-import { opGraph } from './harness.js';
+import { maxDiff, opGraph } from './harness.js';
 
 const ROWS = 301; // distinct q/k/v rows, so scores differ from position to position
 const CONTEXT = 320;
@@ -34,12 +34,6 @@ async function run(backend: string, input: CompileInput, options: { threads?: nu
   const out = [exe.forward(tokens(0, 200), 0), exe.forward(tokens(200, 77), 200)];
   for (let p = 277; p < 280; p++) out.push(exe.forward(tokens(p, 1), p));
   return Float32Array.from(out.flatMap((o) => [...o]));
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  const scale = b.reduce((m, x) => Math.max(m, Math.abs(x)), 1);
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
 }
 
 test('the cases cross tiles', () => {

@@ -1,5 +1,8 @@
 // Builds one-op graphs for cross-backend tests: every operand comes from an `embed` of a
 // random table (so the activations are real rows), and the op's result is the output.
+import { expect } from '@jest/globals';
+import { backendNamed } from '../../backends/index.js';
+import type { CompileOptions } from '../../backends/index.js';
 import { GraphBuilder } from '../../ir/graph.js';
 import type { Attrs, OpKind } from '../../ir/ops.js';
 import type { CompileInput } from '../../backends/index.js';
@@ -55,4 +58,20 @@ export function operandGraph(op: OpKind, specs: Operand[], attrs: Attrs,
   }
   const graph = b.finish([out]);
   return { graph, states: stateDecls, weights: data };
+}
+
+/** Runs a 7-token step then a 1-token step (so `pos` matters); both outputs concatenated. */
+export async function runTwoSteps(backend: string, input: CompileInput,
+  options: Partial<CompileOptions> = {}): Promise<Float32Array> {
+  const exe = await backendNamed(backend).compile(input, { threads: 1, ...options });
+  const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
+  const second = exe.forward(Int32Array.of(6), 7);
+  return Float32Array.from([...first, ...second]);
+}
+
+/** Largest difference, relative to the scale of the expected values (at least 1). */
+export function maxDiff(got: Float32Array, expected: Float32Array): number {
+  expect(got.length).toBe(expected.length);
+  const scale = expected.reduce((m, x) => Math.max(m, Math.abs(x)), 1);
+  return got.reduce((m, x, i) => Math.max(m, Math.abs(x - expected[i]!)), 0) / scale;
 }

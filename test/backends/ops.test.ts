@@ -2,11 +2,11 @@
 // widths that are not multiples of the vector width) and two steps (a prefill chunk, then
 // one decode token) so that `pos` matters.
 import { describe, expect, test } from '@jest/globals';
-import { BACKENDS, backendNamed } from '../../backends/index.js';
+import { BACKENDS } from '../../backends/index.js';
 import type { CompileInput } from '../../backends/index.js';
 import type { Target } from '../../ir/target.js';
 import { TARGETS } from '../../ir/target.js';
-import { VOCAB, opGraph, operandGraph } from './harness.js';
+import { maxDiff, opGraph, operandGraph, runTwoSteps } from './harness.js';
 
 const cases: [string, CompileInput][] = [
   ['matmul 7→5', opGraph('matmul', [7], [[5, 7]], {})],
@@ -41,22 +41,8 @@ const cases: [string, CompileInput][] = [
     { weight: [20, 9] }, { weight: [20, 9] }], { eps: 1e-5 })],
 ];
 
-/** Runs a 7-token step then a 1-token step; returns both outputs concatenated. */
-async function run(backend: string, input: CompileInput, threads = 1,
-  target?: Target): Promise<Float32Array> {
-  const options = { threads, ...(target ? { target } : {}) };
-  const exe = await backendNamed(backend).compile(input, options);
-  const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
-  const second = exe.forward(Int32Array.of(6), 7);
-  return Float32Array.from([...first, ...second]);
-}
-
-/** Largest difference, relative to the scale of the expected values (at least 1). */
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  const scale = Math.max(1, ...b.map(Math.abs));
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
-}
+const run = (backend: string, input: CompileInput, threads = 1, target?: Target) =>
+  runTwoSteps(backend, input, { threads, ...(target ? { target } : {}) });
 
 describe.each(BACKENDS.filter((b) => b.name !== 'ref').map((b) => b.name))('%s backend', (name) => {
   test.each(cases)('%s matches ref', async (_, input) => {

@@ -12,6 +12,8 @@ import { fileURLToPath } from 'node:url';
 import type { DiagnosticCode } from '../../ir/diagnostics.js';
 import { CATALOG, SmeltError } from '../../ir/diagnostics.js';
 import { loadSpec, specGraph } from '../../src/frontend/index.js';
+import type { Edit } from './edit.js';
+import { edit } from './edit.js';
 
 const FIXTURES = fileURLToPath(new URL('fixtures/', import.meta.url));
 const ARCH = readFileSync(join(FIXTURES, 'llama.yaml'), 'utf8');
@@ -21,7 +23,6 @@ const scratch = mkdtempSync(join(tmpdir(), 'smelt-diag-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 /** Replace the one occurrence of `from` with `to`. */
-type Edit = [from: string, to: string];
 
 interface Case {
   name: string;
@@ -32,14 +33,6 @@ interface Case {
   load?: string;
   /** `format()` output, one entry per line. */
   expected: string[];
-}
-
-function edit(text: string, [from, to]: Edit): string {
-  const at = text.indexOf(from);
-  if (at < 0 || text.indexOf(from, at + 1) >= 0) {
-    throw new Error(`edit needs exactly one occurrence of ${JSON.stringify(from)}`);
-  }
-  return text.slice(0, at) + to + text.slice(at + from.length);
 }
 
 /** Writes the edited fixtures to a fresh folder; returns the folder. */

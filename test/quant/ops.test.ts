@@ -4,7 +4,6 @@
 // the integer kernels also quantize activations to int8, so they are held to a bound, and
 // the c and wasm integer kernels — the same integer sums, rendered two ways — to each other.
 import { describe, expect, test } from '@jest/globals';
-import { backendNamed } from '../../backends/index.js';
 import type { CompileInput, CompileOptions } from '../../backends/index.js';
 import { ROWS } from '../../ir/layout.js';
 import { decode, encode } from '../../ir/quant.js';
@@ -13,7 +12,7 @@ import { TARGETS } from '../../ir/target.js';
 import type { QuantPolicy } from '../../passes/layout.js';
 import { selectLayouts } from '../../passes/layout.js';
 import { runGraphPasses } from '../../passes/pipeline.js';
-import { VOCAB, operandGraph } from '../backends/harness.js';
+import { maxDiff, operandGraph, runTwoSteps } from '../backends/harness.js';
 
 const cases: [string, CompileInput][] = [
   ['matmul 64→37', operandGraph('matmul', [{ act: 64 }, { weight: [37, 64] }], {})],
@@ -41,20 +40,8 @@ function heldWeights(input: CompileInput, policy: QuantPolicy): CompileInput {
   return { ...input, weights };
 }
 
-async function run(backend: string, input: CompileInput, options: Partial<CompileOptions>,
-  target?: Target): Promise<Float32Array> {
-  const exe = await backendNamed(backend).compile(input, { threads: 1, ...options,
-    ...(target ? { target } : {}) });
-  const first = exe.forward(Int32Array.from([3, 1, 4, 1, 5, 9, 2].map((t) => t % VOCAB)), 0);
-  const second = exe.forward(Int32Array.of(6), 7);
-  return Float32Array.from([...first, ...second]);
-}
-
-function maxDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  const scale = Math.max(1, ...b.map(Math.abs));
-  return a.reduce((m, x, i) => Math.max(m, Math.abs(x - b[i]!)), 0) / scale;
-}
+const run = (backend: string, input: CompileInput, options: Partial<CompileOptions>,
+  target?: Target) => runTwoSteps(backend, input, { ...options, ...(target ? { target } : {}) });
 
 const NATIVE = [TARGETS.avx512, TARGETS.avx2, TARGETS.scalar];
 // Compile time bounds the matrix (~0.3–1 s per C module): the narrower C targets run the
