@@ -105,6 +105,15 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       /^error BACKEND701: the native backend needs a C compiler.*apt-get install gcc/);
   });
 
+  // /proc refuses children with ENOENT, which sent Node's recursive mkdir into a loop
+  test.each(['c', 'wasm'])('a cache folder that cannot be made is BACKEND705 (%s)', (backend) => {
+    const r = smeltWith({ SMELT_CACHE_DIR: '/proc/smelt-cache' }, 'run', 'specs/stories260k.yaml',
+      '--random-weights', '1', '--steps', '2', '--backend', backend);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe('error BACKEND705: cannot write the module cache at /proc/smelt-cache ' +
+      '(ENOENT); point SMELT_CACHE_DIR at a writable folder\n');
+  });
+
   test('a bad spec points at its line and column', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smelt-cli-'));
     const spec = join(dir, 'bad.yaml');

@@ -7,10 +7,11 @@
 
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SmeltError } from '../../ir/diagnostics.js';
+import { makeFolders } from '../dirs.js';
 import { debugLevel, knob } from '../../src/env.js';
 
 export interface CompiledLibrary {
@@ -44,7 +45,7 @@ export function compilerVersion(cc = compilerCommand()): string {
 export function cacheDir(): string {
   const base = knob('cacheDir') ??
     join(knob('xdgCache') ?? join(homedir(), '.cache'), 'smelt');
-  writable(() => mkdirSync(base, { recursive: true }), base);
+  writable(() => makeFolders(base), base);
   return base;
 }
 
@@ -81,7 +82,7 @@ export function compileShared(source: string, flags: string[], name: string): Co
 
   const src = join(dir, `${name}.c`);
   writable(() => {
-    mkdirSync(dir, { recursive: true });
+    makeFolders(dir);
     writeFileSync(src, source);
   }, dir);
   const tmp = `${lib}.${process.pid}.tmp`;

@@ -9,11 +9,12 @@
 
 import { createHash } from 'node:crypto';
 import {
-  existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync,
+  existsSync, readFileSync, readdirSync, renameSync, writeFileSync,
 } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeFolders } from '../dirs.js';
 import type { KernelProgram } from '../../ir/kernel.js';
 import { TARGETS } from '../../ir/target.js';
 import { compileProgram } from '../../passes/pipeline.js';
@@ -118,7 +119,7 @@ export async function buildWasm(input: CompileInput,
 /** Caches a binary; the cache is an optimization, so a read-only folder only costs a rebuild. */
 function store(file: string, binary: Uint8Array): void {
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeFolders(dirname(file));
     const tmp = `${file}.${process.pid}.tmp`;
     writeFileSync(tmp, binary);
     renameSync(tmp, file); // atomic: a concurrent build of the same key is harmless
