@@ -8,7 +8,7 @@ import type { CheckpointFormat } from '../runtime/init-weights.js';
 import { initWeights } from '../runtime/init-weights.js';
 import { loadLlama2cVocab } from '../runtime/tokenizer/index.js';
 import { formatBytes } from './format.js';
-import { writeOutput } from './quantize.js';
+import { checkOutput, writeOutput } from './quantize.js';
 import { overrides } from './setup.js';
 
 export interface InitWeightsFlags {
@@ -31,6 +31,7 @@ export function initWeightsCommand(specPath: string, flags: InitWeightsFlags): v
     throw new SmeltError('CLI501', '--tokenizer embeds a vocabulary in a GGUF; a safetensors ' +
       'file holds only tensors');
   }
+  checkOutput(flags.out);
   const spec = loadSpec(specPath);
   if (flags.param?.length) spec.overrides = overrides(spec, flags.param);
   const vocab = flags.tokenizer === undefined ? undefined

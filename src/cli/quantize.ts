@@ -6,7 +6,8 @@
 // departure from llama-quantize, then a summary with the tensor count per dtype and the file
 // size. The file is written to a temporary name and renamed, so a failed write leaves no
 // half-written GGUF; an unwritable path is CLI502.
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { SmeltError } from '../../ir/diagnostics.js';
 import type { StoredDType } from '../../ir/quant.js';
 import { loadSpec } from '../frontend/index.js';
@@ -28,6 +29,11 @@ export interface QuantizeFlags extends ModelFlags {
 
 export async function quantizeCommand(specPath: string, flags: QuantizeFlags): Promise<void> {
   const started = performance.now();
+  if (!flags.out.toLowerCase().endsWith('.gguf')) {
+    throw new SmeltError('CLI501', `-o ${flags.out}: quantize writes GGUF; the file name must ` +
+      'end in .gguf');
+  }
+  checkOutput(flags.out);
   const spec = loadSpec(specPath); // for its GGUF map; loadFromFlags reads it again (cheap)
   const loaded = loadFromFlags(specPath, flags);
   const vocab = vocabFor(loaded, flags);
@@ -79,7 +85,21 @@ function vocabFor(loaded: LoadedModel, flags: QuantizeFlags): Vocab | undefined 
   return loadLlama2cVocab(flags.tokenizer, Number(loaded.model.env.get('vocab_size') ?? 0));
 }
 
+/** The output is written beside `path` and renamed over it: never over a device or folder. */
+export function checkOutput(path: string): void {
+  let existing: Stats | undefined;
+  try {
+    existing = statSync(path);
+  } catch {
+    existing = undefined; // nothing there yet (or an unreachable folder: the write says so)
+  }
+  if (existing && !existing.isFile()) {
+    throw new SmeltError('CLI502', `cannot write ${path}: it exists and is not a regular file`);
+  }
+}
+
 export function writeOutput(path: string, bytes: Uint8Array): void {
+  checkOutput(path);
   const partial = `${path}.partial-${process.pid}`;
   try {
     writeFileSync(partial, bytes);

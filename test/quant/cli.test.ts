@@ -3,7 +3,9 @@
 // a bad --quant, a missing -o and an unwritable -o are one clear error line each.
 import { describe, expect, test } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readGguf } from '../../src/runtime/weights/gguf.js';
@@ -84,5 +86,24 @@ describe('smelt quantize mistakes', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`error CLI502: cannot write ${out}: ${reason}\n`);
     expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  test('-o without .gguf is CLI501 (quantize writes GGUF only)', () => {
+    const out = join(dir, 'model.safetensors');
+    const r = smelt(...args('q8_0', out));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error CLI501: -o ${out}: quantize writes GGUF; the file name must ` +
+      'end in .gguf\n');
+  });
+
+  // the output is written beside and renamed over: over a device it would replace it
+  test('-o naming a device with a .gguf name is CLI502, and the device stays one', () => {
+    const device = join(dir, 'null.gguf');
+    spawnSync('ln', ['-sf', '/dev/null', device]);
+    const r = smelt(...args('q8_0', device));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`error CLI502: cannot write ${device}: it exists and is not a regular ` +
+      'file\n');
+    expect(statSync('/dev/null').isCharacterDevice()).toBe(true);
   });
 });
