@@ -114,6 +114,14 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       '(ENOENT); point SMELT_CACHE_DIR at a writable folder\n');
   });
 
+  test('a weight file given as the spec is SPEC100, without quoting its bytes', () => {
+    const r = smelt('run', bin(), '--random-weights', '1');
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n')[0]).toBe(`${bin()}:1:1: error SPEC100: this is binary data, ` +
+      'not a YAML spec (a weight file? pass it as --weights, after the spec)');
+    expect(r.stderr.length).toBeLessThan(400);
+  });
+
   test('a bad spec points at its line and column', () => {
     const dir = mkdtempSync(join(tmpdir(), 'smelt-cli-'));
     const spec = join(dir, 'bad.yaml');

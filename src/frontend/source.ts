@@ -32,6 +32,12 @@ export class SpecSource {
   }
 
   static parse(file: string, text: string): SpecSource {
+    // a weight file given where the spec goes: say so, rather than quote binary as YAML
+    const binary = text.slice(0, 4096).search(/[\0\uFFFD]/);
+    if (binary >= 0) {
+      throw new SmeltError('SPEC100', 'this is binary data, not a YAML spec (a weight file? ' +
+        'pass it as --weights, after the spec)', locate(file, '', 0, 1));
+    }
     const doc = parseDocument(text, { lineCounter: new LineCounter(), prettyErrors: false });
     const first = doc.errors[0];
     if (first) {
