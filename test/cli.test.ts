@@ -114,6 +114,21 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       '(ENOENT); point SMELT_CACHE_DIR at a writable folder\n');
   });
 
+  test('--version prints the package version', () => {
+    const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+    expect(smelt('--version').stdout).toBe(`${pkg.version}\n`);
+  });
+
+  test('a prompt longer than the context is RUN601, and none of it is printed', () => {
+    const prompt = 'Once upon a time there was a cat. '.repeat(100);
+    const r = smelt('run', 'specs/stories260k.yaml', '--weights', bin(), '--tokenizer', tok(),
+      '--prompt', prompt, '--steps', '600', '--backend', 'c');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^(note: .*\n)*error RUN601: the prompt has \d+ tokens, more than /);
+    expect(r.stderr).toMatch(/the context of 512 positions\n$/);
+  });
+
   test('a weight file given as the spec is SPEC100, without quoting its bytes', () => {
     const r = smelt('run', bin(), '--random-weights', '1');
     expect(r.code).toBe(1);

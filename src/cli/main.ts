@@ -2,6 +2,7 @@
 // The `smelt` command. User mistakes become one located diagnostic on stderr and exit
 // code 1; anything else is a bug in smelt and keeps its stack trace.
 
+import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { KNOBS } from '../env.js';
@@ -16,8 +17,22 @@ import { perplexityCommand } from './perplexity.js';
 import { QUANT_CHOICES, quantizeCommand } from './quantize.js';
 import { runCommand } from './run.js';
 
+/** This package's version: its package.json is found upward from this file (src or dist). */
+function version(): string {
+  for (const up of ['../../package.json', '../../../package.json']) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8'));
+      if (pkg.name === 'smelt') return String(pkg.version);
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
+
 const program = new Command('smelt')
   .description('compile transformer specs (YAML) into CPU kernels, and run them')
+  .version(version(), '-V, --version')
   .showHelpAfterError('(run with --help for usage)')
   .addHelpText('after', '\nEnvironment:\n' +
     Object.values(KNOBS).map((k) => `  ${k.name.padEnd(16)} ${k.doc}`).join('\n'));

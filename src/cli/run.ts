@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { backendNamed } from '../../backends/index.js';
 import { SmeltError } from '../../ir/diagnostics.js';
 import { targetNamed } from '../../ir/target.js';
-import { generate } from '../runtime/generate.js';
+import { checkPromptFits, generate } from '../runtime/generate.js';
 import { compileInput } from '../runtime/load.js';
 import type { ModelFlags, QuantFlags } from './setup.js';
 import { loadFromFlags, quantOptions, tokenizerFor } from './setup.js';
@@ -58,6 +58,7 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
 
   // the prompt is printed as the model reads it, then every token as it is chosen
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];
+  checkPromptFits(prompt.length, exe.maxContext); // before any of it is printed
   if (flags.steps > exe.maxContext) {
     process.stderr.write(`note: the context holds ${exe.maxContext} positions; generation ` +
       `stops there (--steps ${flags.steps})\n`);

@@ -32,16 +32,21 @@ function lastRow(logits: Float32Array, vocab: number): Float32Array {
   return logits.subarray(logits.length - vocab);
 }
 
+/** RUN601 unless a prompt of `length` tokens fits a context of `maxContext` positions. */
+export function checkPromptFits(length: number, maxContext: number): void {
+  if (length > maxContext) {
+    throw new SmeltError('RUN601', `the prompt has ${length} tokens, more than the ` +
+      `context of ${maxContext} positions`);
+  }
+}
+
 export function generate(
   exe: Executable,
   prompt: readonly number[],
   options: GenerateOptions,
 ): GenerateResult {
   const sampler = new Sampler(options);
-  if (prompt.length > exe.maxContext) {
-    throw new SmeltError('RUN601', `the prompt has ${prompt.length} tokens, more than the ` +
-      `context of ${exe.maxContext} positions`);
-  }
+  checkPromptFits(prompt.length, exe.maxContext);
   const steps = Math.min(options.steps, exe.maxContext);
   // with fewer steps than prompt tokens, run.c only walks the prompt: steps + 1 tokens
   const tokens = prompt.slice(0, Math.max(1, Math.min(prompt.length, steps + 1)));
