@@ -105,10 +105,12 @@ function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {
   const v = given.value;
   const ok = decl.type === 'bool' ? typeof v === 'boolean'
     : decl.type === 'int' ? typeof v === 'number' && Number.isInteger(v)
-      : typeof v === 'number';
+      : typeof v === 'number' && Number.isFinite(v);
   if (ok) return v;
-  const detail = `param \`${decl.name}\` must be ${article(decl.type)} ${decl.type}` +
-    `, got ${JSON.stringify(v)}`;
+  const detail = typeof v === 'number' && !Number.isFinite(v)
+    ? `param \`${decl.name}\` must be finite, got ${v}`
+    : `param \`${decl.name}\` must be ${article(decl.type)} ${decl.type}` +
+      `, got ${JSON.stringify(v)}`;
   if (given.loc) throw new SmeltError('SPEC102', detail, given.loc);
   throw new SmeltError('WEIGHT307', `${detail} (from ${origin})`);
 }

@@ -571,6 +571,38 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'zero layers',
+    code: 'SPEC204',
+    model: ['n_layers: 5', 'n_layers: 0'],
+    expected: [
+      'llama.yaml:51:11: error SPEC204: `graph.layers` (`n_layers`) must be a whole number ≥ 1, ' +
+        'got 0',
+      ' 51 |   layers: n_layers   # `layer` repeats this many times',
+      '    |           ^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a non-finite number param (norm_eps: .nan)',
+    code: 'SPEC102',
+    model: ['norm_eps: 1.0e-5', 'norm_eps: .nan'],
+    expected: [
+      'model.yaml:12:3: error SPEC102: param `norm_eps` must be finite, got NaN',
+      ' 12 |   norm_eps: .nan',
+      '    |   ^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a negative eps',
+    code: 'SPEC207',
+    model: ['norm_eps: 1.0e-5', 'norm_eps: -1.0e-5'],
+    expected: [
+      'llama.yaml:54:35: error SPEC207: rmsnorm: attribute `eps` must be greater than 0, ' +
+        'got -0.00001',
+      ' 54 |     - h = rmsnorm(x, rms_att, eps=norm_eps)',
+      '    |                                   ^^^^^^^^',
+    ],
+  },
+  {
     name: 'layer weight tensor name without `{layer}`',
     code: 'SPEC208',
     arch: ['wq: model.layers.{layer}.self_attn.q_proj.weight',
