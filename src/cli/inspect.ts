@@ -19,10 +19,10 @@ import { compileProgram, runGraphPasses } from '../../passes/pipeline.js';
 import { FusionReport, describe } from '../../passes/report.js';
 import { FUSES, isComputeOp } from '../../ir/ops.js';
 import type { ModelGraph } from '../frontend/index.js';
-import { loadSpec, specGraph } from '../frontend/index.js';
+import { specGraph } from '../frontend/index.js';
 import { formatBytes } from './format.js';
 import type { ModelFlags, QuantFlags } from './setup.js';
-import { loadFromFlags, quantOptions } from './setup.js';
+import { loadFromFlags, quantOptions, specWithOverrides } from './setup.js';
 
 export interface InspectFlags extends ModelFlags, QuantFlags {
   memory?: boolean;
@@ -165,7 +165,8 @@ function fusionReport(model: ModelGraph): string {
 export function inspectCommand(specPath: string, flags: InspectFlags): void {
   const model = flags.weights !== undefined
     ? loadFromFlags(specPath, flags).model
-    : specGraph(loadSpec(specPath), undefined, undefined, { checkMemory: !flags.memory });
+    : specGraph(specWithOverrides(specPath, flags), undefined, undefined,
+      { checkMemory: !flags.memory });
   if (flags.memory) {
     process.stdout.write(memoryReport(model, flags));
     return;

@@ -25,7 +25,7 @@ export { loadSpec } from './model.js';
  */
 export function specGraph(spec: LoadedSpec, given = new Map<string, GivenParam>(),
   origin?: string, options: { checkMemory?: boolean } = {}): ModelGraph {
-  if (!spec.model && given.size === 0 && origin === undefined) requireNumbers(spec.arch);
+  if (!spec.model && given.size === 0 && origin === undefined) requireNumbers(spec.arch, spec.overrides);
   const params = new Map([...(spec.model?.params ?? []), ...given, ...(spec.overrides ?? [])]);
   const from = origin ?? (spec.model ? `model file ${spec.model.file}` : `spec ${spec.arch.file}`);
   const env = bindParams(spec.arch, params, from, given.size === 0 ? spec.model?.loc : undefined);

@@ -129,8 +129,8 @@ const CASES: Case[] = [
     load: 'llama.yaml',
     expected: [
       'llama.yaml:8:3: error SPEC101: param `dim` has no value: an architecture file holds no ' +
-        'numbers; run a model file that names it, or pass `--weights` with a GGUF or llama2.c ' +
-        'file, whose metadata gives them',
+        'numbers; run a model file that names it, pass `--weights` with a GGUF or llama2.c ' +
+        'file, whose metadata gives them, or set it with --param dim=...',
       ' 8 |   dim: int            # width of the residual stream',
       '   |   ^^^',
     ],
