@@ -112,6 +112,8 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       '--prompt', 'hi'], /TOK402/],
     ['weights that do not fit the spec', ['run', 'specs/smollm-135m.yaml', '--weights',
       'STORIES'], /WEIGHT307: .* has dim = 64, but the model file sets dim = 576/],
+    ['a --param that contradicts the checkpoint', ['run', 'specs/stories260k.yaml', '--weights',
+      'STORIES', '--param', 'n_layers=3'], /WEIGHT307: .* has n_layers = 5, but --param sets/],
   ];
   test.each(cases)('%s', (_, args, message) => {
     const r = smelt(...args.map((a) => (a === 'STORIES' ? bin() : a)));
