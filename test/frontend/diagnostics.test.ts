@@ -575,8 +575,8 @@ const CASES: Case[] = [
     code: 'SPEC204',
     model: ['n_layers: 5', 'n_layers: 0'],
     expected: [
-      'llama.yaml:51:11: error SPEC204: `graph.layers` (`n_layers`) must be a whole number ≥ 1, ' +
-        'got 0',
+      'llama.yaml:51:11: error SPEC204: `graph.layers` (`n_layers`) must be a whole ' +
+        'number ≥ 1, got 0',
       ' 51 |   layers: n_layers   # `layer` repeats this many times',
       '    |           ^^^^^^^^',
     ],
