@@ -41,6 +41,8 @@ export type Attrs = Readonly<Record<string, AttrValue>>;
 export interface AttrSpec {
   type: 'number' | 'int' | 'bool';
   required: boolean;
+  /** The value must be greater than 0 (a norm's eps: 0 or less divides by zero or worse). */
+  positive?: boolean;
 }
 
 export interface OpInfo {
@@ -66,6 +68,7 @@ const INT = { type: 'int', required: true } as const;
 const OPT_NUMBER = { type: 'number', required: false } as const;
 const OPT_INT = { type: 'int', required: false } as const;
 const OPT_BOOL = { type: 'bool', required: false } as const;
+const POSITIVE = { type: 'number', required: true, positive: true } as const;
 
 /**
  * RoPE attributes beyond head_size and theta, all optional: the rotated part of each head,
@@ -146,7 +149,7 @@ function unary(op: string, check: (attrs: Attrs) => string | undefined = () => u
 const FAMILY_OPS: Readonly<Record<FamilyOp, OpInfo>> = {
   layernorm: {
     operands: ['x', 'weight', 'bias'],
-    attrs: { eps: NUMBER },
+    attrs: { eps: POSITIVE },
     infer: ([x, w, b]) => rows('layernorm', x!) ?? vector('layernorm', 'weight', w!, x!) ??
       vector('layernorm', 'bias', b!, x!) ?? x!,
   },
@@ -243,7 +246,7 @@ const BASE: Readonly<Record<Exclude<OpKind, FusedOp>, OpInfo>> = {
   },
   rmsnorm: {
     operands: ['x', 'weight'],
-    attrs: { eps: NUMBER, gain_offset: OPT_NUMBER },
+    attrs: { eps: POSITIVE, gain_offset: OPT_NUMBER },
     infer([x, w]) {
       if (x!.dtype !== 'f32' || x!.shape.length !== 2) {
         return mismatch('rmsnorm', 'x', 'an f32 matrix [seq, dim]', x!);
@@ -364,7 +367,7 @@ function chain(steps: ((prev: TensorType | undefined) => TensorType | ShapeError
   return prev!;
 }
 
-const EPS = { eps: NUMBER };
+const EPS = { eps: POSITIVE };
 
 /** A matmul rule's complaint about `w`, told in the fused op's operand name. */
 function renamed(r: TensorType | ShapeError, w: string): TensorType | ShapeError {

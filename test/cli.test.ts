@@ -71,6 +71,29 @@ describe('smelt run', () => {
   });
 });
 
+describe('--param gives an architecture file its numbers', () => {
+  const numbers = ['dim=64', 'hidden_dim=172', 'n_layers=1', 'n_heads=8', 'n_kv_heads=4',
+    'vocab_size=512', 'seq_len=64'].flatMap((p) => ['--param', p]);
+
+  test('run --random-weights and init-weights take every number from --param', () => {
+    const run = smelt('run', 'specs/llama.yaml', '--random-weights', '1', ...numbers,
+      '--steps', '5', '--backend', 'ref');
+    expect(run.stderr).not.toMatch(/error/);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim().split(' ')).toHaveLength(5);
+    const out = join(mkdtempSync(join(tmpdir(), 'smelt-param-')), 'arch.gguf');
+    const init = smelt('init-weights', 'specs/llama.yaml', '--seed', '1', '-o', out, ...numbers);
+    expect(init.code).toBe(0);
+    expect(init.stderr).toMatch(/^wrote .*arch\.gguf: 11 tensors/);
+  });
+
+  test('a number neither --param nor a model file sets is SPEC101 naming the flag', () => {
+    const r = smelt('inspect', 'specs/llama.yaml', ...numbers.slice(2));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/error SPEC101: param `dim` has no value: .* or set it with --param/);
+  });
+});
+
 describe('user mistakes are one located line, exit code 1, no stack trace', () => {
   const cases: [string, string[], RegExp][] = [
     ['missing weights file', ['run', 'specs/stories260k.yaml', '--weights', 'nope.bin'],
@@ -89,6 +112,8 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       '--prompt', 'hi'], /TOK402/],
     ['weights that do not fit the spec', ['run', 'specs/smollm-135m.yaml', '--weights',
       'STORIES'], /WEIGHT307: .* has dim = 64, but the model file sets dim = 576/],
+    ['a --param that contradicts the checkpoint', ['run', 'specs/stories260k.yaml', '--weights',
+      'STORIES', '--param', 'n_layers=3'], /WEIGHT307: .* has n_layers = 5, but --param sets/],
   ];
   test.each(cases)('%s', (_, args, message) => {
     const r = smelt(...args.map((a) => (a === 'STORIES' ? bin() : a)));

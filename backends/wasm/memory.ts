@@ -58,7 +58,8 @@ function arraysIn(stmts: readonly KStmt[]): number {
   return bytes;
 }
 
-export function planLayout(program: KernelProgram): MemoryLayout {
+export function planLayout(program: Pick<KernelProgram, 'sizes' | 'maxTokens' | 'vocab' |
+  'kernels'>): MemoryLayout {
   const f32 = (n: number) => align(n * 4);
   const { weights, states, arena } = program.sizes;
   const io = { tokens: f32(program.maxTokens), logits: f32(program.maxTokens * program.vocab) };

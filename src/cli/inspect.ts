@@ -8,20 +8,21 @@ import type { Graph } from '../../ir/graph.js';
 import type { Target } from '../../ir/target.js';
 import { TARGETS, targetNamed } from '../../ir/target.js';
 import type { LayoutNote, QuantOptions } from '../../passes/layout.js';
+import type { MemoryLayout } from '../../backends/wasm/memory.js';
 import { MAX_PAGES, PAGE, planLayout } from '../../backends/wasm/memory.js';
 import type { StoredDType } from '../../ir/quant.js';
 import { storedBytes } from '../../ir/quant.js';
 import { chooseDType } from '../runtime/quantize.js';
-import { selectLayouts } from '../../passes/layout.js';
+import { cacheLayouts, selectLayouts } from '../../passes/layout.js';
 import { planMemory } from '../../passes/memory.js';
 import { compileProgram, runGraphPasses } from '../../passes/pipeline.js';
 import { FusionReport, describe } from '../../passes/report.js';
 import { FUSES, isComputeOp } from '../../ir/ops.js';
 import type { ModelGraph } from '../frontend/index.js';
-import { loadSpec, specGraph } from '../frontend/index.js';
+import { specGraph } from '../frontend/index.js';
 import { formatBytes } from './format.js';
 import type { ModelFlags, QuantFlags } from './setup.js';
-import { loadFromFlags, quantOptions } from './setup.js';
+import { loadFromFlags, quantOptions, specWithOverrides } from './setup.js';
 
 export interface InspectFlags extends ModelFlags, QuantFlags {
   memory?: boolean;
@@ -98,8 +99,7 @@ function layoutLines(graph: Graph, maxTokens: number, targets: Target[]): string
  * the longest KV cache that would.
  */
 function wasmVerdict(model: ModelGraph, maxTokens: number, kvBytesPerToken: number): string[] {
-  const program = compileProgram(model.graph, TARGETS.wasm, maxTokens);
-  const layout = planLayout(program);
+  const layout = wasmLayout(model, maxTokens);
   const f32Bytes = layout.scratch + layout.frame;
   const lines = ['wasm32 memory (4 GiB at most), with the weights stored as:'];
   for (const dtype of ['f32', 'f16', 'q8_0', 'q4_0'] as const) {
@@ -114,6 +114,25 @@ function wasmVerdict(model: ModelGraph, maxTokens: number, kvBytesPerToken: numb
     lines.push(`  ${dtype.padEnd(5)} ${formatBytes(bytes).padStart(10)}  ${verdict}`);
   }
   return lines;
+}
+
+/**
+ * The wasm module's memory layout. Lowering unrolls loops over sizes such as head_size, so
+ * a model whose weights alone exceed 4 GiB in the smallest encoding is not lowered: it fits
+ * in no encoding, and its layout is planned without the per-thread frame (a few KiB at most).
+ */
+function wasmLayout(model: ModelGraph, maxTokens: number): MemoryLayout {
+  if (weightBytes(model, 'q4_0') <= MAX_PAGES * PAGE) {
+    return planLayout(compileProgram(model.graph, TARGETS.wasm, maxTokens));
+  }
+  const graph = runGraphPasses(model.graph);
+  const target = TARGETS.wasm;
+  const layouts = new Map([...selectLayouts(graph, target), ...cacheLayouts(graph, target)]);
+  const { sizes } = planMemory(graph, maxTokens, layouts);
+  const logits = graph.nodes[graph.outputs[0]!]!.type.shape;
+  const vocab = logits[logits.length - 1];
+  return planLayout({ sizes, maxTokens, vocab: typeof vocab === 'number' ? vocab : 0,
+    kernels: [] });
 }
 
 /** Bytes of every weight stored as `dtype` (llama-quantize's per-tensor choice, as
@@ -146,7 +165,8 @@ function fusionReport(model: ModelGraph): string {
 export function inspectCommand(specPath: string, flags: InspectFlags): void {
   const model = flags.weights !== undefined
     ? loadFromFlags(specPath, flags).model
-    : specGraph(loadSpec(specPath), undefined, undefined, { checkMemory: !flags.memory });
+    : specGraph(specWithOverrides(specPath, flags), undefined, undefined,
+      { checkMemory: !flags.memory });
   if (flags.memory) {
     process.stdout.write(memoryReport(model, flags));
     return;

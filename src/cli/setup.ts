@@ -40,12 +40,19 @@ export function overrides(spec: LoadedSpec, pairs: string[]): Map<string, GivenP
   return given;
 }
 
+/** The spec at `specPath` with the `--param` values of `flags`. */
+export function specWithOverrides(specPath: string, flags: Pick<ModelFlags, 'param'>):
+  LoadedSpec {
+  const spec = loadSpec(specPath);
+  if (flags.param?.length) spec.overrides = overrides(spec, flags.param);
+  return spec;
+}
+
 export function loadFromFlags(specPath: string, flags: ModelFlags): LoadedModel {
   if (flags.weights !== undefined && flags.randomWeights !== undefined) {
     throw new SmeltError('CLI501', 'pass either --weights FILE or --random-weights SEED, not both');
   }
-  const spec = loadSpec(specPath);
-  if (flags.param?.length) spec.overrides = overrides(spec, flags.param);
+  const spec = specWithOverrides(specPath, flags);
   if (flags.weights !== undefined) return loadModel(spec, { path: flags.weights });
   if (flags.randomWeights !== undefined) return loadModel(spec, { seed: flags.randomWeights });
   throw new SmeltError('CLI501',

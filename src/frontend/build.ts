@@ -67,11 +67,17 @@ function attrsOf(stmt: Statement, op: keyof typeof OP_TABLE, env: Env): Record<s
     }
     const value = evalExpr(a.value, env);
     const ok = spec.type === 'bool' ? typeof value === 'boolean'
-      : typeof value === 'number' && (spec.type === 'number' || Number.isInteger(value));
+      : typeof value === 'number' && Number.isFinite(value) &&
+        (spec.type === 'number' || Number.isInteger(value));
     if (!ok) {
       throw new SmeltError('SPEC207',
-        `${op}: attribute \`${a.key}\` must be ${article(spec.type)} ${spec.type}` +
+        `${op}: attribute \`${a.key}\` must be ${typeof value === 'number' &&
+          !Number.isFinite(value) ? 'finite' : `${article(spec.type)} ${spec.type}`}` +
         `, got ${value}`, a.value.loc);
+    }
+    if (spec.positive && !((value as number) > 0)) {
+      throw new SmeltError('SPEC207',
+        `${op}: attribute \`${a.key}\` must be greater than 0, got ${value}`, a.value.loc);
     }
     attrs[a.key] = value;
   }
@@ -183,9 +189,10 @@ export function buildGraph(arch: ArchSpec, env: Env): ModelGraph {
   const outer: Scopes = { values, lookup: [values, weights, inputs] };
   for (const stmt of arch.prologue) apply(b, stmt, outer, env);
   const nLayers = evalExpr(arch.layerCount, env);
-  if (typeof nLayers !== 'number' || !Number.isInteger(nLayers) || nLayers < 0) {
-    throw new SmeltError('SPEC204', `\`graph.layers\` must be a whole number, got ${nLayers}`,
-      arch.layerCount.loc);
+  if (typeof nLayers !== 'number' || !Number.isInteger(nLayers) || nLayers < 1) {
+    const what = arch.layerCount.kind === 'name' ? ` (\`${arch.layerCount.name}\`)` : '';
+    throw new SmeltError('SPEC204', `\`graph.layers\`${what} must be a whole number ≥ 1, ` +
+      `got ${nLayers}`, arch.layerCount.loc);
   }
   for (let layer = 0; layer < nLayers; layer++) {
     const local: Scope = new Map();

@@ -21,11 +21,13 @@ export { loadSpec } from './model.js';
  * the user's `--param` values (`spec.overrides`). `checkMemory: false` skips the check that
  * the machine can hold the model (RUN605), for reports. An architecture with
  * neither a model file nor a weight file's numbers is SPEC101, unless every param has a
- * default.
+ * default or a `--param` value.
  */
 export function specGraph(spec: LoadedSpec, given = new Map<string, GivenParam>(),
   origin?: string, options: { checkMemory?: boolean } = {}): ModelGraph {
-  if (!spec.model && given.size === 0 && origin === undefined) requireNumbers(spec.arch);
+  if (!spec.model && given.size === 0 && origin === undefined) {
+    requireNumbers(spec.arch, spec.overrides);
+  }
   const params = new Map([...(spec.model?.params ?? []), ...given, ...(spec.overrides ?? [])]);
   const from = origin ?? (spec.model ? `model file ${spec.model.file}` : `spec ${spec.arch.file}`);
   const env = bindParams(spec.arch, params, from, given.size === 0 ? spec.model?.loc : undefined);

@@ -105,10 +105,12 @@ function checkType(decl: ParamDecl, given: GivenParam, origin: string): Value {
   const v = given.value;
   const ok = decl.type === 'bool' ? typeof v === 'boolean'
     : decl.type === 'int' ? typeof v === 'number' && Number.isInteger(v)
-      : typeof v === 'number';
+      : typeof v === 'number' && Number.isFinite(v);
   if (ok) return v;
-  const detail = `param \`${decl.name}\` must be ${article(decl.type)} ${decl.type}` +
-    `, got ${JSON.stringify(v)}`;
+  const detail = typeof v === 'number' && !Number.isFinite(v)
+    ? `param \`${decl.name}\` must be finite, got ${v}`
+    : `param \`${decl.name}\` must be ${article(decl.type)} ${decl.type}` +
+      `, got ${JSON.stringify(v)}`;
   if (given.loc) throw new SmeltError('SPEC102', detail, given.loc);
   throw new SmeltError('WEIGHT307', `${detail} (from ${origin})`);
 }
@@ -149,13 +151,15 @@ export function bindParams(
 }
 
 /**
- * An architecture run on its own has no numbers: SPEC101 at its first required param,
- * unless every param has a default.
+ * An architecture run on its own has only the numbers `--param` sets (`set`): SPEC101 at its
+ * first required param that has neither a default nor such a value.
  */
-export function requireNumbers(arch: ArchSpec): void {
-  const missing = arch.params.find((p) => p.default === undefined);
+export function requireNumbers(arch: ArchSpec, set: ReadonlyMap<string, unknown> = new Map()):
+  void {
+  const missing = arch.params.find((p) => p.default === undefined && !set.has(p.name));
   if (!missing) return;
   throw new SmeltError('SPEC101', `param \`${missing.name}\` has no value: an architecture ` +
-    'file holds no numbers; run a model file that names it, or pass `--weights` with a GGUF ' +
-    'or llama2.c file, whose metadata gives them', missing.loc);
+    'file holds no numbers; run a model file that names it, pass `--weights` with a GGUF ' +
+    `or llama2.c file, whose metadata gives them, or set it with --param ${missing.name}=...`,
+  missing.loc);
 }

@@ -4,7 +4,9 @@
 //
 // Hyperparameters: a model file's numbers win; numbers the model file leaves unset come
 // from the checkpoint (GGUF metadata, llama2.c header). A checkpoint whose header
-// disagrees with the model file on a number it stores is WEIGHT307, naming both values.
+// disagrees with the model file on a number it stores is WEIGHT307, naming both values;
+// so is a `--param` that contradicts a number the weights are stored for, or a named-tensor
+// file with layers past the layer count (see checkpoint-params.ts).
 
 import type { SourceLocation } from '../../ir/diagnostics.js';
 import { SmeltError } from '../../ir/diagnostics.js';
@@ -12,7 +14,6 @@ import type { CompileInput } from '../../backends/index.js';
 import type { EncodedWeight } from '../../backends/types.js';
 import type { GivenParam, LoadedSpec, ModelGraph, WeightSlot } from '../frontend/index.js';
 import { specGraph } from '../frontend/index.js';
-import type { Env } from '../frontend/expr.js';
 import { evalDim, evalExpr } from '../frontend/expr.js';
 import type { Llama2cMap, NameMap, ParamSource } from '../frontend/formats.js';
 import { checkedBytes, tensorToF32 } from './weights/dequant.js';
@@ -22,6 +23,7 @@ import type { Llama2cHeader } from './weights/llama2c.js';
 import { readWeightFile } from './weights/open.js';
 import type { MetaValue, WeightFile } from './weights/types.js';
 import { randomWeights } from './random.js';
+import { checkLayerCount, checkOverrides } from './checkpoint-params.js';
 
 export interface LoadedModel {
   model: ModelGraph;
@@ -133,14 +135,20 @@ function metaNumber(value: MetaValue | undefined): number | boolean | undefined 
   return value;
 }
 
-/** Hyperparameters the GGUF metadata gives, for those the model file leaves unset. */
+/**
+ * Hyperparameters the GGUF metadata gives, for those the model file leaves unset; a
+ * `--param` that contradicts one the weights are stored for is WEIGHT307.
+ */
 function ggufParams(spec: LoadedSpec, file: WeightFile): Map<string, GivenParam> {
   const given = new Map<string, GivenParam>();
+  const stored = new Map<string, number | boolean>();
   for (const [param, source] of formatMap(spec, 'gguf', file.path).params) {
-    if (spec.model?.params.has(param)) continue;
     const value = ggufParam(file, source);
-    if (value !== undefined) given.set(param, { value });
+    if (value === undefined) continue;
+    stored.set(param, value);
+    if (!spec.model?.params.has(param)) given.set(param, { value });
   }
+  checkOverrides(spec, stored, `GGUF metadata of ${file.path}`);
   return given;
 }
 
@@ -165,6 +173,7 @@ function llama2cParams(spec: LoadedSpec, map: Llama2cMap, header: Llama2cHeader,
   if (spec.arch.params.some((p) => p.name === 'tied_output')) {
     fromFile.push(['tied_output', header.shared_classifier, map.loc]);
   }
+  checkOverrides(spec, new Map(fromFile.map(([param, value]) => [param, value])), path);
   for (const [param, value] of fromFile) {
     const set = spec.model?.params.get(param);
     if (set && set.value !== value) {
@@ -176,10 +185,17 @@ function llama2cParams(spec: LoadedSpec, map: Llama2cMap, header: Llama2cHeader,
   return given;
 }
 
-/** Lays out a llama2.c file in the spec's tensor order and splits stacked layer weights. */
-function readLlama2c(model: ModelGraph, map: Llama2cMap, path: string, bytes: Uint8Array,
-  header: Llama2cHeader): Map<string, Float32Array> {
-  const env: Env = model.env;
+/**
+ * Lays out a llama2.c file in the spec's tensor order and splits stacked layer weights. The
+ * skipped tables are sized by the header's numbers (`given`), which a `--param seq_len` for
+ * the KV cache does not change.
+ */
+function readLlama2c(spec: LoadedSpec, model: ModelGraph, map: Llama2cMap, path: string,
+  bytes: Uint8Array, header: Llama2cHeader, given: Map<string, GivenParam>):
+  Map<string, Float32Array> {
+  const env = new Map(model.env);
+  for (const [param, { value }] of given) env.set(param, value);
+  for (const d of spec.arch.derived) env.set(d.name, evalExpr(d.expr, env));
   const nLayers = new Set(model.slots.map((w) => w.layer ?? 0)).size;
   const order = header.version === 0 ? map.legacy : map.v1;
   const entries: { name: string; shape: number[] }[] = [];
@@ -216,19 +232,23 @@ export function loadModel(spec: LoadedSpec, source: WeightSource): LoadedModel {
     case 'gguf': {
       const model = specGraph(spec, ggufParams(spec, read.file), `GGUF metadata of ${source.path}`);
       const encoded = new Map<string, EncodedWeight>();
-      const weights = readNamed(model, read.file, formatMap(spec, 'gguf', source.path), encoded);
+      const map = formatMap(spec, 'gguf', source.path);
+      checkLayerCount(model, read.file, map);
+      const weights = readNamed(model, read.file, map, encoded);
       return { model, weights, file: read.file, ...(encoded.size ? { encoded } : {}) };
     }
     case 'safetensors': {
       const model = specGraph(spec);
       const map = formatMap(spec, 'safetensors', source.path);
+      checkLayerCount(model, read.file, map);
       return { model, weights: readNamed(model, read.file, map), file: read.file };
     }
     case 'llama2c': {
       const map = formatMap(spec, 'llama2c', source.path);
       const given = llama2cParams(spec, map, read.header, source.path);
       const model = specGraph(spec, given, `llama2.c header of ${source.path}`);
-      return { model, weights: readLlama2c(model, map, source.path, read.bytes, read.header) };
+      const weights = readLlama2c(spec, model, map, source.path, read.bytes, read.header, given);
+      return { model, weights };
     }
   }
 }

@@ -37,6 +37,21 @@ describe('inspect --memory', () => {
     expect(mistral).toMatch(new RegExp('\n {2}q4_0\\s+1\\d\\.\\d GiB {2}does not fit; a KV ' +
       'cache of at most \\d+ positions would \\(--param seq_len=\\d+\\)'));
   });
+
+  test('absurd dims print their sizes at once: nothing is allocated or unrolled by them', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'smelt-huge-'));
+    const spec = join(dir, 'huge.yaml');
+    writeFileSync(spec, readFileSync('specs/stories260k.yaml', 'utf8')
+      .replace('architecture: llama.yaml', `architecture: ${resolve('specs/llama.yaml')}`)
+      .replace('dim: 64', 'dim: 1000000000'));
+    const start = Date.now();
+    const r = smelt(['inspect', spec, '--memory']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(Date.now() - start).toBeLessThan(15_000);
+    expect(r.stdout).toMatch(/^weights\s+\d+\.\d GiB/);
+    expect(r.stdout).toMatch(/\n {2}q4_0\s+\d+\.\d GiB {2}does not fit, even without a KV/);
+  });
 });
 
 describe('new-arch', () => {

@@ -129,8 +129,8 @@ const CASES: Case[] = [
     load: 'llama.yaml',
     expected: [
       'llama.yaml:8:3: error SPEC101: param `dim` has no value: an architecture file holds no ' +
-        'numbers; run a model file that names it, or pass `--weights` with a GGUF or llama2.c ' +
-        'file, whose metadata gives them',
+        'numbers; run a model file that names it, pass `--weights` with a GGUF or llama2.c ' +
+        'file, whose metadata gives them, or set it with --param dim=...',
       ' 8 |   dim: int            # width of the residual stream',
       '   |   ^^^',
     ],
@@ -568,6 +568,38 @@ const CASES: Case[] = [
       'llama.yaml:58:29: error SPEC207: rope: attribute `head_size` must be an int, got 2.5',
       ' 58 |     - q = rope(q, head_size=2.5, theta=rope_theta)',
       '    |                             ^^^',
+    ],
+  },
+  {
+    name: 'zero layers',
+    code: 'SPEC204',
+    model: ['n_layers: 5', 'n_layers: 0'],
+    expected: [
+      'llama.yaml:51:11: error SPEC204: `graph.layers` (`n_layers`) must be a whole ' +
+        'number ≥ 1, got 0',
+      ' 51 |   layers: n_layers   # `layer` repeats this many times',
+      '    |           ^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a non-finite number param (norm_eps: .nan)',
+    code: 'SPEC102',
+    model: ['norm_eps: 1.0e-5', 'norm_eps: .nan'],
+    expected: [
+      'model.yaml:12:3: error SPEC102: param `norm_eps` must be finite, got NaN',
+      ' 12 |   norm_eps: .nan',
+      '    |   ^^^^^^^^',
+    ],
+  },
+  {
+    name: 'a negative eps',
+    code: 'SPEC207',
+    model: ['norm_eps: 1.0e-5', 'norm_eps: -1.0e-5'],
+    expected: [
+      'llama.yaml:54:35: error SPEC207: rmsnorm: attribute `eps` must be greater than 0, ' +
+        'got -0.00001',
+      ' 54 |     - h = rmsnorm(x, rms_att, eps=norm_eps)',
+      '    |                                   ^^^^^^^^',
     ],
   },
   {

@@ -26,6 +26,16 @@ describe('smelt run --quant', () => {
     expect(r.stdout).toBe(golden.text + '\n');
   });
 
+  test('the stories260k model file on the q4_0 GGUF uses its q8_0 classifier: the golden', () => {
+    const golden = readGolden<{ text: string }>(
+      'stories260K_q4_0_gguf_greedy_once_upon_a_time.json');
+    const r = smelt('run', 'specs/stories260k.yaml', '--weights',
+      modelPath('stories260K/stories260K-q4_0.gguf'), '--temperature', '0', '--prompt',
+      'Once upon a time', '--steps', '64', '--backend', 'c');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(golden.text + '\n');
+  });
+
   test('an unknown policy lists the choices', () => {
     const r = smelt('run', 'specs/stories260k.yaml', '--random-weights', '1', '--quant', 'q5_0');
     expect(r.code).toBe(1);

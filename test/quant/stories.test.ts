@@ -4,9 +4,9 @@
 // run (dequantized to f32). From the llama2.c .bin + tok512.bin, the same tensors and the
 // vocabulary exactly as llama.cpp's converter wrote it into the shared f32 GGUF.
 import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { backendNamed } from '../../backends/index.js';
 import type { StoredDType } from '../../ir/quant.js';
 import { STORED } from '../../ir/quant.js';
@@ -163,8 +163,18 @@ describe('which classifier a GGUF gives (llama.cpp\'s rule)', () => {
     expect(tied(path)).toEqual([true, false]);
   });
 
-  test('a model file that sets tied_output keeps its value', () => {
+  test('specs/stories260k.yaml leaves the tie to the file', () => {
     const spec = loadSpec('specs/stories260k.yaml');
+    expect(tied(modelPath('stories260K/stories260K-q4_0.gguf'), spec)).toEqual([false, true]);
+    expect(tied(modelPath('stories260K/stories260K.bin'), spec)).toEqual([true, false]);
+  });
+
+  test('a model file that sets tied_output keeps its value', () => {
+    const path = join(dir, 'tied.yaml');
+    writeFileSync(path, readFileSync('specs/stories260k.yaml', 'utf8')
+      .replace('architecture: llama.yaml', `architecture: ${resolve('specs/llama.yaml')}`)
+      .replace('rope_theta: 10000.0', 'rope_theta: 10000.0\n  tied_output: true'));
+    const spec = loadSpec(path);
     expect(tied(modelPath('stories260K/stories260K-q4_0.gguf'), spec)).toEqual([true, false]);
   });
 });
