@@ -139,6 +139,21 @@ describe('user mistakes are one located line, exit code 1, no stack trace', () =
       '(ENOENT); point SMELT_CACHE_DIR at a writable folder\n');
   });
 
+  test('inspect --memory --fusion prints both reports', () => {
+    const r = smelt('inspect', 'specs/stories260k.yaml', '--memory', '--fusion');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^weights .*\n/);
+    expect(r.stdout).toMatch(/\n\n\d+ kernels after fusion \(\d+ graph ops before\):/);
+  });
+
+  test('--target on a backend that does not use it says so', () => {
+    const r = smelt('run', 'specs/stories260k.yaml', '--random-weights', '1', '--steps', '2',
+      '--backend', 'wasm', '--target', 'avx2');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('note: --target chooses the native code; the wasm backend ' +
+      'ignores it\n');
+  });
+
   test('--version prints the package version', () => {
     const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
     expect(smelt('--version').stdout).toBe(`${pkg.version}\n`);

@@ -167,24 +167,19 @@ export function inspectCommand(specPath: string, flags: InspectFlags): void {
     ? loadFromFlags(specPath, flags).model
     : specGraph(specWithOverrides(specPath, flags), undefined, undefined,
       { checkMemory: !flags.memory });
-  if (flags.memory) {
-    process.stdout.write(memoryReport(model, flags));
-    return;
-  }
-  if (flags.fusion) {
-    process.stdout.write(fusionReport(model));
-    return;
-  }
-  if (flags.layouts) {
-    process.stdout.write(layoutReport(model, flags));
-    return;
-  }
+  // every report asked for, in this order, one after the other
+  const reports = [
+    flags.memory && (() => memoryReport(model, flags)),
+    flags.fusion && (() => fusionReport(model)),
+    flags.layouts && (() => layoutReport(model, flags)),
+  ].filter((r): r is () => string => typeof r === 'function');
+  reports.forEach((report, i) => process.stdout.write((i > 0 ? '\n' : '') + report()));
   if (flags.printAfterAll) {
     process.stdout.write(`# after frontend\n${printGraph(model.graph)}`);
     runGraphPasses(model.graph,
       { onPass: (name, graph) => process.stdout.write(`# after ${name}\n${printGraph(graph)}`) });
-    return;
   }
+  if (reports.length > 0 || flags.printAfterAll) return;
   const params = [...model.env].map(([k, v]) => `${k}=${v}`).join(' ');
   process.stdout.write(`# ${specPath}: ${params}\n`);
   process.stdout.write(printGraph(model.graph));

@@ -40,10 +40,14 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
   if (flags.threads > 1 && backend.name === 'ref') {
     process.stderr.write('note: the ref backend runs on one thread; --threads is ignored\n');
   }
+  if (flags.target !== 'native' && backend.name !== 'c') {
+    process.stderr.write(`note: --target chooses the native code; the ${backend.name} backend ` +
+      'ignores it\n');
+  }
   if (flags.threads > 1024) {
     throw new SmeltError('CLI501', `--threads ${flags.threads}: at most 1024`);
   }
-  if (flags.threads > availableParallelism()) {
+  if (flags.threads > availableParallelism() && backend.name !== 'ref') {
     process.stderr.write(`note: ${flags.threads} threads on ${availableParallelism()} ` +
       'cores will be slower than one thread per core\n');
   }
