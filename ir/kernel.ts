@@ -32,6 +32,18 @@ export type BinOp = '+' | '-' | '*' | '/' | '%' | 'max' | 'min' | 'imin' | '&' |
 /** `abs` is f32 |x|; `round` rounds an f32 to the nearest integer, ties to even (rint). */
 export type MathFn = 'exp' | 'sqrt' | 'cos' | 'sin' | 'pow' | 'abs' | 'round';
 
+/**
+ * `exp` of a vector, the same steps in every backend (Cephes' expf): clamp x to
+ * [low, high], n = round(x·log2e), r = (x − n·ln2Hi) + n·ln2Lo, p = 1 + r + r²·P(r) with P's
+ * coefficients from the highest power down, result p·2ⁿ built in the exponent bits; 0 where
+ * x < low (exp(−∞) included).
+ */
+export const VECTOR_EXP = {
+  low: -87.336544, high: 88.02, log2e: 1.44269504, ln2Hi: 0.693359375, ln2Lo: 2.12194440e-4,
+  poly: [1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
+    5.0000001201e-1],
+} as const;
+
 export type KExpr =
   | { k: 'int'; value: number }
   | { k: 'float'; value: number }
@@ -143,7 +155,7 @@ export const v = (name: string): KExpr => ({ k: 'var', name });
 const isInt = (e: KExpr, value?: number) =>
   e.k === 'int' && (value === undefined || e.value === value);
 
-/** Folds integer constants and the identities x+0, x*1, x*0, so rendered loops stay readable. */
+/** Folds integer constants and x+0, x*1, x*0, x/1, x%1, so rendered loops stay readable. */
 function fold(op: BinOp, a: KExpr, b: KExpr): KExpr {
   if (a.k === 'int' && b.k === 'int' && op !== '/' && op !== '%') {
     const x = a.value;
@@ -157,6 +169,7 @@ function fold(op: BinOp, a: KExpr, b: KExpr): KExpr {
   if (op === '+' && isInt(a, 0)) return b;
   if (op === '*' && (isInt(a, 0) || isInt(b, 0))) return int(0);
   if ((op === '*' || op === '/') && isInt(b, 1)) return a;
+  if (op === '%' && isInt(b, 1)) return int(0);
   if (op === '*' && isInt(a, 1)) return b;
   return { k: 'bin', op, a, b };
 }

@@ -17,6 +17,7 @@
 
 import { assertNever } from '../../ir/diagnostics.js';
 import type { ElemType, KExpr, KStmt, Kernel, KernelProgram, ScalarType } from '../../ir/kernel.js';
+import { VECTOR_EXP } from '../../ir/kernel.js';
 import { HALF1, quantHelpers } from './quant.js';
 
 const C_TYPE: Record<ScalarType, string> = { f32: 'float', f64: 'double', i32: 'int' };
@@ -216,14 +217,14 @@ function prelude(lanesUsed: number[], program: KernelProgram): string {
   const generic = (name: string, args: string, scalar: string, fn: string) =>
     `#define ${name}(${args}) _Generic((a), ` +
     [...wide.map((l) => `f32x${l}: ${fn}${l}`), `default: ${scalar}`].join(', ') + `)(${args})`;
-  lines.push(generic('smelt_exp', 'a', 'expf', 'vexp'), generic('smelt_max', 'a, b', 'fmaxf', 'vmax'),
-    generic('smelt_min', 'a, b', 'fminf', 'vmin'));
+  lines.push(generic('smelt_exp', 'a', 'expf', 'vexp'),
+    generic('smelt_max', 'a, b', 'fmaxf', 'vmax'), generic('smelt_min', 'a, b', 'fminf', 'vmin'));
   return lines.join('\n');
 }
 
 /**
- * Lane-wise max/min (by mask: a vector `?:` is C++ only) and exp. The exp is Cephes' expf
- * polynomial, the same steps as the WASM backend's `exp4`: n = round(x·log2 e) by the
+ * Lane-wise max/min (by mask: a vector `?:` is C++ only) and exp: VECTOR_EXP (ir/kernel.ts),
+ * the same steps as the WASM backend's `exp4`: n = round(x·log2 e) by the
  * 1.5·2²³ trick, r = x − n·ln 2 in two parts, a degree-6 polynomial in r, times 2ⁿ built in
  * the exponent bits. Inputs are clamped to [−87.34, 88.02] (so 2ⁿ stays a normal float);
  * below −87.34, exp(−∞) included, the result is 0. Relative error ≲ 2e−7.
@@ -231,6 +232,8 @@ function prelude(lanesUsed: number[], program: KernelProgram): string {
 function vectorMath(l: number): string[] {
   const f = `f32x${l}`;
   const i = `i32x${l}`;
+  const e = VECTOR_EXP;
+  const c = (value: number) => `(${floatLiteral(value)})`;
   return [
     `static inline ${f} vmax${l}(${f} a, ${f} b) {`,
     `  ${i} m = a > b; return (${f})(((${i})a & m) | ((${i})b & ~m));`,
@@ -240,16 +243,12 @@ function vectorMath(l: number): string[] {
     '}',
     `static inline ${f} vexp${l}(${f} x) {`,
     `  const ${f} zero = {0};`,
-    `  ${i} live = x >= zero - 87.336544f;`,
-    `  x = vmin${l}(vmax${l}(x, zero - 87.336544f), zero + 88.02f);`,
-    `  ${f} n = (x * 1.44269504f + 12582912.0f) - 12582912.0f;`,
-    `  ${f} r = (x - n * 0.693359375f) + n * 2.12194440e-4f;`,
-    `  ${f} p = zero + 1.9875691500e-4f;`,
-    '  p = p * r + 1.3981999507e-3f;',
-    '  p = p * r + 8.3334519073e-3f;',
-    '  p = p * r + 4.1665795894e-2f;',
-    '  p = p * r + 1.6666665459e-1f;',
-    '  p = p * r + 5.0000001201e-1f;',
+    `  ${i} live = x >= zero + ${c(e.low)};`,
+    `  x = vmin${l}(vmax${l}(x, zero + ${c(e.low)}), zero + ${c(e.high)});`,
+    `  ${f} n = (x * ${c(e.log2e)} + 12582912.0f) - 12582912.0f;`,
+    `  ${f} r = (x - n * ${c(e.ln2Hi)}) + n * ${c(e.ln2Lo)};`,
+    `  ${f} p = zero + ${c(e.poly[0])};`,
+    ...e.poly.slice(1).map((k) => `  p = p * r + ${c(k)};`),
     '  p = (p * (r * r) + r) + 1.0f;',
     `  ${i} e = (__builtin_convertvector(n, ${i}) + 127) << 23;`,
     `  return (${f})((${i})(p * (${f})e) & live);`,

@@ -272,7 +272,7 @@ export class WasmModule {
     return this.m.f32x4.ge(a, b);
   }
 
-  /** The f32 with exponent bits (n + 127) << 23 in each lane: 2ⁿ for integral n in −126..127. */
+  /** Per lane, the f32 with exponent bits (n + 127) << 23: 2ⁿ for integral n in −126..127. */
   pow2(n: Expr): Expr {
     const m = this.m;
     return m.i32x4.shl(m.i32x4.add(m.i32x4.trunc_sat_f32x4_s(n), m.i32x4.splat(m.i32.const(127))),

@@ -12,11 +12,12 @@
 // G = n_heads / n_kv_heads query heads for one or more tokens; its rows are (token, head).
 // All G heads of a token are computed together in register tiles (heads × key vectors for
 // scores, heads × value vectors for the sums; as many accumulators as the target's matmul
-// tile: enough FMA chains in flight), so every K and V vector loaded serves all of them, and a whole K/V tile
-// (B·head_size floats, L1-sized) serves every token of the task. Per row it keeps a running
-// max m, a running sum l and the weighted sum of values acc, rescaled by exp(m_old − m_new)
-// when a tile raises the max (the online softmax). Scores live only in a [G, B] tile, never
-// in a [seq, ctx] matrix; their exponentials are the vector exp.
+// tile: enough FMA chains in flight), so every K and V vector loaded serves all of them,
+// and a whole K/V tile (B·head_size floats, L1-sized) serves every token of the task. Per
+// row it keeps a running max m, a running sum l and the weighted sum of values acc,
+// rescaled by exp(m_old − m_new) when a tile raises the max (the online softmax). Scores
+// live only in a [G, B] tile, never in a [seq, ctx] matrix; their exponentials are the
+// vector exp.
 //
 //   prefill (n > 1)  one task per (block of TQ tokens, kv head); a token's tile ends at its
 //                    causal limit pos + t + 1, so the future is skipped, not masked; with a
@@ -50,12 +51,22 @@ interface Shape {
   headSize: number;
   width: number; // heads × headSize
   context: number; // positions in a cache
-  keyPanels: number; // panels of L positions per head in the K cache
   lanes: number;
   /** Accumulators a register tile aims for (the target's matmul tile): FMA chains in flight. */
   chains: number;
   /** Sliding window: positions each token sees, itself included; 0 = all. */
   window: number;
+}
+
+/**
+ * Element (position p, column c of head h) of a cache stored heads(S, L) with `context`
+ * positions: packed[h][p / L][c][p mod L] (ir/layout.ts). kv_write and attention share it.
+ */
+export function headsIndex(layout: { size: number; lanes: number }, context: number, h: KExpr,
+  p: KExpr, c: KExpr): KExpr {
+  const { size, lanes } = layout;
+  const panels = Math.ceil(context / lanes);
+  return add(mul(add(mul(add(mul(h, panels), div(p, lanes)), size), c), lanes), mod(p, lanes));
 }
 
 /** The first position a token sees when it sees positions below `limit` (0: no window). */
@@ -84,11 +95,8 @@ function scores(s: Shape, qAt: (j: number) => KExpr): KStmt[] {
   const L = s.lanes;
   const scale = float(1 / Math.sqrt(hs));
   // key p0 + c, dimension i of head g (p0 and, for a vector, c are multiples of L)
-  const key = (i: KExpr, c: KExpr, lanes: number) => {
-    const p = add(v('p0'), c);
-    return load('k', add(mul(add(mul(add(mul(v('g'), s.keyPanels), div(p, L)), hs), i), L),
-      mod(p, L)), lanes);
-  };
+  const key = (i: KExpr, c: KExpr, lanes: number) => load('k',
+    headsIndex({ size: hs, lanes: L }, s.context, v('g'), add(v('p0'), c), i), lanes);
   const block = (heads: number[], vectors: number): KStmt[] => {
     const acc = (j: number, u: number) => `s${j}_${u}`;
     const at = (j: number, u: number) => add(add(mul(j, KV_TILE), v('c')), u * L);
@@ -167,8 +175,8 @@ function values(s: Shape, row: KExpr): KStmt[] {
   const hs = s.headSize;
   const L = s.lanes;
   const body = hs - (hs % L);
-  const value = (d: number, lanes: number) =>
-    load('v', add(mul(add(add(mul(v('g'), s.context), v('p0')), v('c')), hs), d), lanes);
+  const value = (d: number, lanes: number) => load('v',
+    headsIndex({ size: hs, lanes: 1 }, s.context, v('g'), add(v('p0'), v('c')), int(d)), lanes);
   const accAt = (j: number, d: number) => add(mul(add(row, j), hs), d);
   const sweep = (heads: number[], dims: number[], lanes: number): KStmt[] => {
     const name = (j: number, d: number) => `a${j}_${d}`;
@@ -327,7 +335,7 @@ export function attention(node: Node, { graph, target, layouts }: LowerContext):
     throw new InternalError('lower', `%${node.id} attention needs head-major caches`);
   }
   const s: Shape = { heads, group: heads / kvHeads, headSize, width, context,
-    keyPanels: Math.ceil(context / target.lanes), lanes: target.lanes,
+    lanes: target.lanes,
     chains: target.tile.rows * target.tile.cols, window };
   const splits = Math.ceil(context / KV_TILE);
   return {

@@ -18,7 +18,7 @@ import { panelBytes, quantBytes, scaleBytes } from '../../ir/layout.js';
 import type { OpKind } from '../../ir/ops.js';
 import type { Target } from '../../ir/target.js';
 import type { LayoutPlan } from '../layout.js';
-import { attention } from './attention.js';
+import { attention, headsIndex } from './attention.js';
 import { plainAttention } from './attention-plain.js';
 import { FAMILY_GENERATORS } from './family.js';
 import { packedMatmul } from './matmul.js';
@@ -305,13 +305,10 @@ function kvWrite(node: Node, ctx: LowerContext): Kernel {
   if (layout.kind === 'rows') {
     body = loop('i', 0, w, [store('cache', add(mul(p, w), v('i')), x(v('i')))]);
   } else if (layout.kind === 'heads') {
-    // packed[h][p / L][c][p mod L] = x[p][h·S + c]
-    const { size, lanes } = layout;
-    const panels = Math.ceil(context / lanes);
-    const at = add(mul(add(mul(add(mul(v('h'), panels), div(p, lanes)), size), v('c')), lanes),
-      mod(p, lanes));
+    const size = layout.size;
     body = loop('h', 0, w / size, [loop('c', 0, size, [
-      store('cache', at, x(add(mul(v('h'), size), v('c')))),
+      store('cache', headsIndex(layout, context, v('h'), p, v('c')),
+        x(add(mul(v('h'), size), v('c')))),
     ])]);
   } else {
     throw new InternalError('lower', `a cache in ${formatLayout(layout)}`);

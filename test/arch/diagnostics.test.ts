@@ -49,7 +49,8 @@ const CASES: Case[] = [
     name: "layernorm bias of the wrong length",
     family: 'gpt2',
     code: 'SPEC203',
-    arch: ["- h = layernorm(x, ln_1, ln_1_bias, eps=norm_eps)", "- h = layernorm(x, ln_1, b_qkv, eps=norm_eps)"],
+    arch: ["- h = layernorm(x, ln_1, ln_1_bias, eps=norm_eps)",
+      "- h = layernorm(x, ln_1, b_qkv, eps=norm_eps)"],
     expected: [
       'gpt2.yaml:52:30: error SPEC203: layernorm: operand `bias` must be f32[32] to ' +
         'match x, got f32[96]',
@@ -84,7 +85,8 @@ const CASES: Case[] = [
     name: "pos_embed table of the wrong width",
     family: 'gpt2',
     code: 'SPEC203',
-    arch: ["position_embedding: { shape: [seq_len, dim] }", "position_embedding: { shape: [seq_len, 2 * dim] }"],
+    arch: ["position_embedding: { shape: [seq_len, dim] }",
+      "position_embedding: { shape: [seq_len, 2 * dim] }"],
     expected: [
       'gpt2.yaml:48:24: error SPEC203: pos_embed: operand `table` must be an f32 ' +
         'matrix [positions, 32], got f32[64, 64]',
@@ -96,7 +98,8 @@ const CASES: Case[] = [
     name: "slice past the end of its operand",
     family: 'gpt2',
     code: 'SPEC203',
-    arch: ["- v = slice(qkv, start=2 * dim, size=dim)", "- v = slice(qkv, start=3 * dim, size=dim)"],
+    arch: ["- v = slice(qkv, start=2 * dim, size=dim)",
+      "- v = slice(qkv, start=3 * dim, size=dim)"],
     expected: [
       'gpt2.yaml:57:17: error SPEC203: slice: start 96 and size 32 do not fit the ' +
         'width of `x` (f32[seq, 96])',
@@ -154,7 +157,8 @@ const CASES: Case[] = [
     name: "softcap with a cap of 0",
     family: 'gemma',
     code: 'SPEC203',
-    arch: ["- logits = matmul(x, output)", "- logits = matmul(x, output)\n    - logits = softcap(logits, cap=0)"],
+    arch: ["- logits = matmul(x, output)",
+      "- logits = matmul(x, output)\n    - logits = softcap(logits, cap=0)"],
     expected: [
       'gemma.yaml:76:16: error SPEC203: softcap: cap 0 must be > 0',
       ' 76 |     - logits = softcap(logits, cap=0)',
@@ -165,7 +169,8 @@ const CASES: Case[] = [
     name: "rmsnorm gain_offset that is not a number",
     family: 'gemma',
     code: 'SPEC207',
-    arch: ["- h = rmsnorm(x, rms_att, eps=norm_eps, gain_offset=1)", "- h = rmsnorm(x, rms_att, eps=norm_eps, gain_offset=true)"],
+    arch: ["- h = rmsnorm(x, rms_att, eps=norm_eps, gain_offset=1)",
+      "- h = rmsnorm(x, rms_att, eps=norm_eps, gain_offset=true)"],
     expected: [
       'gemma.yaml:54:57: error SPEC207: rmsnorm: attribute `gain_offset` must be a ' +
         'number, got true',
@@ -177,7 +182,8 @@ const CASES: Case[] = [
     name: "offset of an undeclared weight",
     family: 'gemma',
     code: 'SPEC205',
-    arch: ["offset: { rms_final: 1, rms_att: 1, rms_ffn: 1 }", "offset: { rms_final: 1, rms_att: 1, rms_fn: 1 }"],
+    arch: ["offset: { rms_final: 1, rms_att: 1, rms_ffn: 1 }",
+      "offset: { rms_final: 1, rms_att: 1, rms_fn: 1 }"],
     expected: [
       'gemma.yaml:107:41: error SPEC205: `offset` names `rms_fn`, which is not a declared weight',
       ' 107 |     offset: { rms_final: 1, rms_att: 1, rms_fn: 1 }',
@@ -192,7 +198,8 @@ const CASES: Case[] = [
     expected: [
       'phi3.yaml:56:11: error SPEC203: rope: rot_dims 5 must be even and between 2 and ' +
         'head_size 8',
-      ' 56 |     - q = rope(q, head_size=head_size, theta=rope_theta, neox=true, rot_dims=rope_dims)',
+      ' 56 |     - q = rope(q, head_size=head_size, theta=rope_theta, neox=true,' +
+        ' rot_dims=rope_dims)',
       '    |           ^^^^',
     ],
   },
@@ -203,7 +210,8 @@ const CASES: Case[] = [
     model: ["sliding_window: 4", "sliding_window: 0"],
     expected: [
       'phi3.yaml:60:13: error SPEC203: attention: window 0 must be at least 1 (positions seen)',
-      ' 60 |     - att = attention(q, kc, vc, n_heads=n_heads, n_kv_heads=n_kv_heads, window=sliding_window)',
+      ' 60 |     - att = attention(q, kc, vc, n_heads=n_heads, n_kv_heads=n_kv_heads,' +
+        ' window=sliding_window)',
       '    |             ^^^^^^^^^',
     ],
   },
@@ -216,7 +224,8 @@ const CASES: Case[] = [
     expected: [
       'llama3.yaml:62:11: error SPEC203: rope: scaling attributes linear_factor and ' +
         'llama3_factor exclude each other',
-      ' 62 |     - q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2, llama3_factor=rope_factor,',
+      ' 62 |     - q = rope(q, head_size=head_size, theta=rope_theta, linear_factor=2,' +
+        ' llama3_factor=rope_factor,',
       '    |           ^^^^',
     ],
   },
@@ -224,7 +233,8 @@ const CASES: Case[] = [
     name: 'a bad attribute on the continuation line of a statement',
     family: 'llama3',
     code: 'SPEC105',
-    arch: ['llama3_orig_ctx=rope_orig_ctx)\n    - k = rope', 'llama3_orig_ctx=rope_orig)\n    - k = rope'],
+    arch: ['llama3_orig_ctx=rope_orig_ctx)\n    - k = rope',
+      'llama3_orig_ctx=rope_orig)\n    - k = rope'],
     expected: [
       'llama3.yaml:64:25: error SPEC105: unknown parameter `rope_orig` (known: dim, ' +
         'hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len, norm_eps, ' +
