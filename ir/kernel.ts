@@ -81,6 +81,13 @@ export type KStmt =
   | { k: 'if'; cond: { a: KExpr; op: '<' | '<=' | '>=' | '=='; b: KExpr }; then: KStmt[];
     else?: KStmt[] }
   | { k: 'comment'; text: string }
+  /**
+   * A hint: the cache line holding buf[index] will be read soon; no effect on results. C
+   * renders a prefetch instruction, WebAssembly (which has none) a load whose value is
+   * dropped: it stalls like any load, but it starts the line's fetch and the hardware
+   * prefetcher's stream early.
+   */
+  | { k: 'prefetch'; buf: string; index: KExpr }
   /** `name` reads `buf` from element `offset` on, as `type` (computed by every thread). */
   | { k: 'view'; name: string; buf: string; offset: KExpr; type: ElemType };
 
@@ -209,3 +216,11 @@ export const local = (name: string, value: KExpr, type: ScalarType = 'f32', lane
 export const set = (name: string, value: KExpr): KStmt => ({ k: 'set', name, value });
 export const store = (buf: string, index: KExpr, value: KExpr, lanes = 1): KStmt =>
   ({ k: 'store', buf, index, value, lanes });
+
+/** Bytes in a cache line, the step of a prefetch loop. */
+export const CACHE_LINE = 64;
+
+/** Prefetches f32 elements buf[from .. from + count), one statement per cache line. */
+export const prefetch = (buf: string, from: KExpr, count: KExpr, index: string): KStmt =>
+  loop(index, 0, count, [{ k: 'prefetch', buf, index: add(from, v(index)) }],
+    { step: CACHE_LINE / 4 });

@@ -23,6 +23,13 @@ export interface Target {
   qtile: { rows: number; cols: number };
   /** Output rows per task in matrix-vector products (decode). */
   matvecRows: number;
+  /**
+   * Decode attention asks for a KV tile's cache lines before computing on it. At long
+   * contexts the cache comes from DRAM; V8's code then waits on it (a 30-layer decode at
+   * context 480: 4.8 → 3.2 ms), while gcc's keeps the hardware prefetcher ahead alone and
+   * the extra requests only slow it (1.17 → 1.38 ms): docs/benchmarks.md.
+   */
+  prefetchKv: boolean;
   features: { fma: boolean; f16c: boolean; avx512: boolean; vnni: boolean };
   /** Flags for the C compiler. */
   cflags: string[];
@@ -33,25 +40,25 @@ export interface Target {
 export const TARGETS: Readonly<Record<Target['name'], Target>> = {
   avx512: {
     name: 'avx512', lanes: 16, tile: { rows: 6, cols: 4 }, qtile: { rows: 3, cols: 4 },
-    matvecRows: 4,
+    matvecRows: 4, prefetchKv: false,
     features: { fma: true, f16c: true, avx512: true, vnni: true },
     cflags: ['-march=native', '-mprefer-vector-width=512'], l1Bytes: 48 << 10, l2Bytes: 2 << 20,
   },
   avx2: {
     name: 'avx2', lanes: 8, tile: { rows: 3, cols: 3 }, qtile: { rows: 3, cols: 3 },
-    matvecRows: 4,
+    matvecRows: 4, prefetchKv: false,
     features: { fma: true, f16c: true, avx512: false, vnni: false },
     cflags: ['-mavx2', '-mfma', '-mf16c'], l1Bytes: 32 << 10, l2Bytes: 1 << 20,
   },
   scalar: {
     name: 'scalar', lanes: 4, tile: { rows: 2, cols: 2 }, qtile: { rows: 2, cols: 2 },
-    matvecRows: 2,
+    matvecRows: 2, prefetchKv: false,
     features: { fma: false, f16c: false, avx512: false, vnni: false },
     cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
   },
   wasm: {
     name: 'wasm', lanes: 4, tile: { rows: 2, cols: 4 }, qtile: { rows: 1, cols: 2 },
-    matvecRows: 4,
+    matvecRows: 4, prefetchKv: true,
     features: { fma: false, f16c: false, avx512: false, vnni: false },
     cflags: [], l1Bytes: 32 << 10, l2Bytes: 256 << 10,
   },

@@ -129,6 +129,9 @@ function renderStmt(s: KStmt, indent: string, out: string[], topLevel: boolean):
     case 'comment':
       out.push(`${indent}// ${s.text}`);
       return;
+    case 'prefetch':
+      out.push(`${indent}__builtin_prefetch(${s.buf} + ${renderExpr(s.index)});`);
+      return;
     case 'view':
       out.push(`${indent}${ELEM[s.type]} *restrict ${s.name} = (${ELEM[s.type]} *)(${s.buf} + ` +
         `${renderExpr(s.offset)});`);

@@ -114,6 +114,10 @@ class KernelRenderer {
           s.else ? w.block(ctx.scoped(() => this.list(s.else!))) : undefined)];
       case 'comment':
         return [];
+      case 'prefetch': {
+        const { ptr, offset } = address(ctx, s.buf, s.index);
+        return [w.drop(w.load('i32', ptr, offset))];
+      }
       default:
         return assertNever(s, 'kernel statement');
     }

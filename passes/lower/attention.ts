@@ -25,7 +25,8 @@
 //                    tile that straddles its start
 //   decode  (n = 1)  split-KV: one task per (kv head, tile), each writing its partial
 //                    (m, l, acc) per head to scratch; a second parallel loop merges the
-//                    tiles per head. This gives n_kv_heads × ceil(ctx / B) tasks.
+//                    tiles per head. This gives n_kv_heads × ceil(ctx / B) tasks. On targets
+//                    that ask for it (wasm) a task first touches its tile's cache lines.
 //
 // The order of every sum is fixed by B, L and the position, never by the thread count.
 
@@ -33,8 +34,8 @@ import { InternalError } from '../../ir/diagnostics.js';
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel } from '../../ir/kernel.js';
 import {
-  add, call, div, float, hsum, imin, int, lane, load, local, loop, max, mod, mul, set, splat,
-  store, sub, v, when,
+  add, call, div, float, hsum, imin, int, lane, load, local, loop, max, mod, mul, prefetch, set,
+  splat, store, sub, v, when,
 } from '../../ir/kernel.js';
 import type { LowerContext } from './kernels.js';
 
@@ -56,6 +57,8 @@ interface Shape {
   chains: number;
   /** Sliding window: positions each token sees, itself included; 0 = all. */
   window: number;
+  /** Decode prefetches each KV tile (Target.prefetchKv). */
+  prefetch: boolean;
 }
 
 /**
@@ -274,6 +277,18 @@ function prefill(s: Shape, kvHeads: number): KStmt {
   ], { parallel: true });
 }
 
+/**
+ * Asks for the keys and values of the tile at p0 (head g) before its first score. At a long
+ * context they come from DRAM: between two steps every weight streams through the caches.
+ * Each is one contiguous run of the head-major cache.
+ */
+function prefetchTile(s: Shape): KStmt[] {
+  const count = mul(sub(imin(add(v('p0'), KV_TILE), v('ctx')), v('p0')), s.headSize);
+  const start = (lanes: number) => headsIndex({ size: s.headSize, lanes }, s.context, v('g'),
+    v('p0'), int(0));
+  return [prefetch('k', start(s.lanes), count, 'line'), prefetch('v', start(1), count, 'line')];
+}
+
 /** Split-KV decode: partials per (kv head, tile) into scratch, then a merge per head. */
 function decode(s: Shape, kvHeads: number): KStmt[] {
   const hs = s.headSize;
@@ -291,6 +306,7 @@ function decode(s: Shape, kvHeads: number): KStmt[] {
       local('sp', mod(v('task'), v('splits')), 'i32'),
       local('p0', mul(add(v('first'), v('sp')), KV_TILE), 'i32'),
       ...initState(s, s.group),
+      ...(s.prefetch ? prefetchTile(s) : []),
       ...visitToken(s, int(0), int(0), imin(add(v('p0'), KV_TILE), v('ctx'))),
       loop('r', 0, s.group, [
         local('at', slot(v('g'), v('sp'), v('r')), 'i32'),
@@ -336,7 +352,7 @@ export function attention(node: Node, { graph, target, layouts }: LowerContext):
   }
   const s: Shape = { heads, group: heads / kvHeads, headSize, width, context,
     lanes: target.lanes,
-    chains: target.tile.rows * target.tile.cols, window };
+    chains: target.tile.rows * target.tile.cols, window, prefetch: target.prefetchKv };
   const splits = Math.ceil(context / KV_TILE);
   return {
     name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}` +

@@ -47,7 +47,9 @@ describe.each(shapes)('%s', (_, heads, kvHeads, headSize) => {
     expected = await run('ref', input);
   });
   const variants: [string, string, Target | undefined][] = [['c', 'avx512', undefined],
-    ['c', 'avx2', TARGETS.avx2], ['c', 'scalar', TARGETS.scalar], ['wasm', 'simd128', undefined]];
+    ['c', 'avx2', TARGETS.avx2], ['c', 'scalar', TARGETS.scalar], ['wasm', 'simd128', undefined],
+    // the KV prefetch is wasm's; C renders it too (a prefetch instruction), checked here
+    ['c', 'avx2 prefetching', { ...TARGETS.avx2, prefetchKv: true }]];
   test.each(variants)('%s %s matches ref, tiled and plain', async (backend, _t, target) => {
     for (const fuse of [true, false]) {
       const got = await run(backend, input, { fuse, ...(target ? { target } : {}) });
