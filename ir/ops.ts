@@ -33,7 +33,8 @@ export type OpKind =
   // fused ops, produced by passes (a spec may write them too)
   | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
   | 'matmul_add' // x · wᵀ + residual
-  | 'swiglu_matmul'; // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
+  | 'swiglu_matmul' // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
+  | 'attention_kv'; // kv_write(k_cache, k), kv_write(v_cache, v), then attention over them
 
 export type AttrValue = number | string | boolean;
 export type Attrs = Readonly<Record<string, AttrValue>>;
@@ -119,7 +120,7 @@ function elementwise(op: string): OpInfo {
   };
 }
 
-type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul';
+type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'attention_kv';
 type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
   | 'moe';
 
@@ -369,10 +370,10 @@ function chain(steps: ((prev: TensorType | undefined) => TensorType | ShapeError
 
 const EPS = { eps: POSITIVE };
 
-/** A matmul rule's complaint about `w`, told in the fused op's operand name. */
-function renamed(r: TensorType | ShapeError, w: string): TensorType | ShapeError {
-  if (!isShapeError(r) || r.operand !== 'w') return r;
-  return { error: r.error.replace('operand `w`', `operand \`${w}\``), operand: w };
+/** A rule's complaint about operand `from`, told in the fused op's operand name `to`. */
+function renamed(r: TensorType | ShapeError, to: string, from = 'w'): TensorType | ShapeError {
+  if (!isShapeError(r) || r.operand !== from) return r;
+  return { error: r.error.replace(`operand \`${from}\``, `operand \`${to}\``), operand: to };
 }
 
 export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
@@ -406,6 +407,16 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       },
     ]),
   },
+  attention_kv: {
+    // the caches are states, updated in place: rows pos .. pos + seq get k and v
+    operands: ['q', 'k', 'v', 'k_cache', 'v_cache'],
+    attrs: BASE.attention.attrs,
+    infer: ([q, k, v, kc, vc], attrs) => chain([
+      () => renamed(renamed(BASE.kv_write.infer([kc!, k!], {}), 'k', 'x'), 'k_cache', 'cache'),
+      () => renamed(renamed(BASE.kv_write.infer([vc!, v!], {}), 'v', 'x'), 'v_cache', 'cache'),
+      () => BASE.attention.infer([q!, kc!, vc!], attrs),
+    ]),
+  },
 };
 
 /** What each fused op computes, in terms of the ops it replaces (for the fusion report). */
@@ -413,6 +424,7 @@ export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   rms_matmul: 'rmsnorm → matmul',
   matmul_add: 'matmul → add',
   swiglu_matmul: 'rmsnorm → matmul (gate), matmul (up) → silu → mul',
+  attention_kv: 'kv_write (k), kv_write (v) → attention',
 };
 
 export const OP_KINDS = Object.keys(OP_TABLE) as OpKind[];

@@ -16,8 +16,8 @@
 //   mixed  q4_0, but the embedding/classifier, attention V and FFN down q8_0
 //
 // Roles come from the graph, not from names: the classifier is the matmul whose result is
-// the graph output, V a matmul read by a kv_write whose cache is attention's third operand,
-// FFN down a matmul whose activation is a SwiGLU product (mul or swiglu_matmul). The
+// the graph output, V a matmul read by a kv_write whose cache is attention's third operand
+// (or attention_kv's third operand itself), FFN down a matmul whose activation is a SwiGLU product (mul or swiglu_matmul). The
 // spec's `quant.weights` overrides the policy per weight name. A quantized choice for a
 // weight whose rows (reduction length) are not whole 32-element blocks falls back to f16,
 // and the report says which weight and why. The gate and up weights of one swiglu_matmul
@@ -92,8 +92,9 @@ function roleOf(graph: Graph, weight: Node, consumers: ReturnType<typeof consume
   const matmuls = uses.map((u) => u.node).filter((m) => m.op !== 'embed');
   if (matmuls.some((m) => graph.outputs.includes(m.id))) return 'classifier';
   if (uses.some((u) => u.node.op === 'embed')) return 'embedding';
-  const readsV = (m: Node) => (consumers.get(m.id) ?? []).some((u) => u.node.op === 'kv_write' &&
-    (consumers.get(u.node.id) ?? []).some((a) => a.node.op === 'attention' && a.operand === 2));
+  const readsV = (m: Node) => (consumers.get(m.id) ?? []).some((u) =>
+    (u.node.op === 'attention_kv' && u.operand === 2) || (u.node.op === 'kv_write' &&
+      (consumers.get(u.node.id) ?? []).some((a) => a.node.op === 'attention' && a.operand === 2)));
   if (matmuls.some(readsV)) return 'attention V';
   const swiglu = (m: Node) => ['mul', 'swiglu_matmul'].includes(graph.nodes[m.inputs[0]!]!.op);
   if (matmuls.some(swiglu)) return 'FFN down';
@@ -200,20 +201,23 @@ export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<numb
 }
 
 /**
- * The KV caches tiled attention reads (through their kv_write): head-major, the K cache in
- * panels of the target's vector width (heads(S, L)), the V cache as rows per head
- * (heads(S, 1)), S = head size.
+ * The KV caches tiled attention reads (through their kv_write, or directly as attention_kv
+ * operands): head-major, the K cache in panels of the target's vector width (heads(S, L)),
+ * the V cache as rows per head (heads(S, 1)), S = head size. attention_kv has only the tiled
+ * kernel, so its caches are head-major even when `tiled` (the plain attention) is off.
  */
-export function cacheLayouts(graph: Graph, target: Target): LayoutPlan {
+export function cacheLayouts(graph: Graph, target: Target, tiled = true): LayoutPlan {
   const plan = new Map<number, Layout>();
   for (const node of graph.nodes) {
-    if (node.op !== 'attention') continue;
+    const caches = node.op === 'attention_kv' ? [node.inputs[3]!, node.inputs[4]!]
+      : node.op === 'attention' && tiled ? [node.inputs[1]!, node.inputs[2]!]
+        .map((id) => graph.nodes[id]!).filter((w) => w.op === 'kv_write').map((w) => w.inputs[0]!)
+        : [];
+    if (caches.length === 0) continue;
     const size = (node.type.shape[1] as number) / (node.attrs.n_heads as number);
-    const [keys, values] = [graph.nodes[node.inputs[1]!]!, graph.nodes[node.inputs[2]!]!];
-    if (keys.op === 'kv_write') {
-      plan.set(keys.inputs[0]!, { kind: 'heads', size, lanes: target.lanes });
-    }
-    if (values.op === 'kv_write') plan.set(values.inputs[0]!, { kind: 'heads', size, lanes: 1 });
+    const [keys, values] = caches;
+    if (keys !== undefined) plan.set(keys, { kind: 'heads', size, lanes: target.lanes });
+    if (values !== undefined) plan.set(values, { kind: 'heads', size, lanes: 1 });
   }
   return plan;
 }

@@ -5,6 +5,7 @@
 //   fuse-swiglu     gate/up/silu/mul → one kernel; needs fuse-norm's rms_matmuls
 //   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
 //                   FFN's down projection (reading the swiglu result) is a plain matmul
+//   fuse-kv         the KV-cache writes → the attention kernel that reads the caches
 //   selectLayouts   weight storage orders and encodings (the quant policy); memory planning
 //                   needs their sizes
 //   selectFolds     norm gains folded into the weights that only normalized matmuls read;
@@ -18,6 +19,7 @@ import { printGraph } from '../ir/printer.js';
 import type { Target } from '../ir/target.js';
 import { verify } from '../ir/verify.js';
 import { debugLevel } from '../src/env.js';
+import { fuseKv } from './fuse-kv.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
@@ -37,6 +39,7 @@ export const GRAPH_PASSES: readonly GraphPass[] = [
   { name: 'fuse-norm', run: fuseNorm },
   { name: 'fuse-swiglu', run: fuseSwiglu },
   { name: 'fuse-residual', run: fuseResidual },
+  { name: 'fuse-kv', run: fuseKv },
 ];
 
 export interface PipelineOptions {
@@ -84,7 +87,7 @@ export function compileProgram(graph: Graph, target: Target, maxTokens: number,
   const tiled = options.fuse !== false;
   const layouts = timed('selectLayouts', () => new Map([
     ...selectLayouts(g, target, options.quant, options.layoutNotes),
-    ...(tiled ? cacheLayouts(g, target) : [])]));
+    ...cacheLayouts(g, target, tiled)]));
   const folds = timed('selectFolds', () => selectFolds(g, layouts));
   const plan = timed('planMemory', () => planMemory(g, maxTokens, layouts));
   return timed('lower', () => lower(g, plan, layouts, folds, target,

@@ -56,6 +56,11 @@ class Interpreter implements Executable {
     const seq = tokens.length;
     const x = (i: number) => values[node.inputs[i]!] as Float32Array;
     const operand = (i: number) => this.graph.nodes[node.inputs[i]!]!;
+    // rows pos .. pos + seq of a cache get x (kv_write); the cache is updated in place
+    const write = (cache: Float32Array, rows: Float32Array) => {
+      cache.set(rows, pos * (rows.length / seq));
+      return cache;
+    };
     switch (node.op) {
       case 'input':
         return tokens;
@@ -79,14 +84,14 @@ class Interpreter implements Executable {
         return k.rope(x(0), seq, width, node.attrs.head_size as number,
           ropeFrequencies(node.attrs), pos);
       }
-      case 'kv_write': {
-        const cache = x(0);
-        cache.set(x(1), pos * dims(operand(0))[1]!);
-        return cache;
-      }
-      case 'attention': {
+      case 'kv_write':
+        return write(x(0), x(1));
+      case 'attention':
+      case 'attention_kv': {
         const nHeads = node.attrs.n_heads as number;
-        return k.attention(x(0), x(1), x(2), {
+        const [q, keys, values] = node.op === 'attention' ? [x(0), x(1), x(2)]
+          : [x(0), write(x(3), x(1)), write(x(4), x(2))];
+        return k.attention(q, keys, values, {
           seq, pos, nHeads, nKvHeads: node.attrs.n_kv_heads as number,
           headSize: dims(node)[1]! / nHeads, window: (node.attrs.window as number) ?? 0,
         });

@@ -32,7 +32,7 @@
 
 import { InternalError } from '../../ir/diagnostics.js';
 import type { Node } from '../../ir/graph.js';
-import type { KExpr, KStmt, Kernel } from '../../ir/kernel.js';
+import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
 import {
   add, call, div, float, hsum, imin, int, lane, load, local, loop, max, mod, mul, prefetch, set,
   splat, store, sub, v, when,
@@ -290,7 +290,7 @@ function prefetchTile(s: Shape): KStmt[] {
 }
 
 /** Split-KV decode: partials per (kv head, tile) into scratch, then a merge per head. */
-function decode(s: Shape, kvHeads: number): KStmt[] {
+function decode(s: Shape, kvHeads: number, write: KStmt[]): KStmt[] {
   const hs = s.headSize;
   const stride = hs + 2; // one partial: m, l, acc[hs]
   const slot = (g: KExpr, sp: KExpr, j: KExpr) =>
@@ -306,6 +306,7 @@ function decode(s: Shape, kvHeads: number): KStmt[] {
       local('sp', mod(v('task'), v('splits')), 'i32'),
       local('p0', mul(add(v('first'), v('sp')), KV_TILE), 'i32'),
       ...initState(s, s.group),
+      ...write,
       ...(s.prefetch ? prefetchTile(s) : []),
       ...visitToken(s, int(0), int(0), imin(add(v('p0'), KV_TILE), v('ctx'))),
       loop('r', 0, s.group, [
@@ -337,32 +338,65 @@ function decode(s: Shape, kvHeads: number): KStmt[] {
   ];
 }
 
+/**
+ * Row t of the step's new keys and values, kv head g, into the caches at position pos + t
+ * (attention_kv: the writes fused in).
+ */
+function writeRow(s: Shape, kvHeads: number, t: KExpr): KStmt {
+  const hs = s.headSize;
+  const at = (lanes: number) => headsIndex({ size: hs, lanes }, s.context, v('g'),
+    add(v('pos'), t), v('c'));
+  const row = add(mul(t, kvHeads * hs), add(mul(v('g'), hs), v('c')));
+  return loop('c', 0, hs, [store('k', at(s.lanes), load('k_rows', row)),
+    store('v', at(1), load('v_rows', row))]);
+}
+
+/**
+ * The tiled attention of `node`: `attention` over the results of two kv_writes, or
+ * `attention_kv`, which writes the step's rows itself. A decode step's row is written by
+ * the task of each kv head that owns the last tile, just before it reads the tile (no other
+ * task reads that position); a prefill writes all rows in a first parallel loop.
+ */
 export function attention(node: Node, { graph, target, layouts }: LowerContext): Kernel {
   const heads = node.attrs.n_heads as number;
   const window = (node.attrs.window as number | undefined) ?? 0;
   const kvHeads = node.attrs.n_kv_heads as number;
   const width = node.type.shape[1] as number;
   const headSize = width / heads;
-  const [keys, values] = [graph.nodes[node.inputs[1]!]!, graph.nodes[node.inputs[2]!]!];
-  const context = keys.type.shape[0] as number;
-  const [kLayout, vLayout] = [layouts.get(keys.inputs[0]!), layouts.get(values.inputs[0]!)];
-  if (keys.op !== 'kv_write' || values.op !== 'kv_write' || kLayout?.kind !== 'heads' ||
-    kLayout.lanes !== target.lanes || vLayout?.kind !== 'heads' || vLayout.lanes !== 1) {
-    throw new InternalError('lower', `%${node.id} attention needs head-major caches`);
+  const fused = node.op === 'attention_kv';
+  const [keys, values] = fused ? [node.inputs[3]!, node.inputs[4]!]
+    : [1, 2].map((i) => graph.nodes[node.inputs[i]!]!)
+      .map((w) => (w.op === 'kv_write' ? w.inputs[0]! : -1));
+  const context = graph.nodes[node.inputs[fused ? 3 : 1]!]!.type.shape[0] as number;
+  const [kLayout, vLayout] = [layouts.get(keys!), layouts.get(values!)];
+  if (kLayout?.kind !== 'heads' || kLayout.lanes !== target.lanes ||
+    vLayout?.kind !== 'heads' || vLayout.lanes !== 1) {
+    throw new InternalError('lower', `%${node.id} ${node.op} needs head-major caches`);
   }
   const s: Shape = { heads, group: heads / kvHeads, headSize, width, context,
     lanes: target.lanes,
     chains: target.tile.rows * target.tile.cols, window, prefetch: target.prefetchKv };
   const splits = Math.ceil(context / KV_TILE);
+  const f32 = (name: string, out = false): KernelParam => ({ name, type: 'f32', out });
+  const write = fused ? [when(v('sp'), '==', sub(v('splits'), 1), [writeRow(s, kvHeads, int(0))])]
+    : [];
+  const writeAll = fused ? [loop('task', 0, mul(v('n'), kvHeads), [
+    local('t', div(v('task'), kvHeads), 'i32'),
+    local('g', mod(v('task'), kvHeads), 'i32'),
+    writeRow(s, kvHeads, v('t')),
+  ], { parallel: true })] : [];
   return {
-    name: `attention_${heads}x${kvHeads}x${headSize}_ctx${context}` +
+    name: `attention${fused ? '_kv' : ''}_${heads}x${kvHeads}x${headSize}_ctx${context}` +
       (window === 0 ? '' : `_win${window}`),
     doc: `out[n, ${width}] = causal softmax(q·kᵀ/√${headSize})·v, ${heads} heads over ` +
-      `${kvHeads} kv heads, head-major caches, kv tiles of ${KV_TILE}`,
-    params: [{ name: 'out', type: 'f32', out: true }, { name: 'q', type: 'f32', out: false },
-      { name: 'k', type: 'f32', out: false }, { name: 'v', type: 'f32', out: false },
-      { name: 'scratch', type: 'f32', out: true }],
+      `${kvHeads} kv heads, head-major caches${fused ? ' (the step\'s rows written first)' : ''}` +
+      `, kv tiles of ${KV_TILE}`,
+    params: [f32('out', true), f32('q'),
+      ...(fused ? [f32('k_rows'), f32('v_rows'), f32('k', true), f32('v', true)]
+        : [f32('k'), f32('v')]),
+      f32('scratch', true)],
     scratch: kvHeads * splits * s.group * (headSize + 2),
-    body: [when(v('n'), '==', int(1), decode(s, kvHeads), [prefill(s, kvHeads)])],
+    body: [when(v('n'), '==', int(1), decode(s, kvHeads, write),
+      [...writeAll, prefill(s, kvHeads)])],
   };
 }

@@ -370,6 +370,7 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   rope,
   kv_write: kvWrite,
   attention: (node, ctx) => (ctx.tiledAttention ? attention(node, ctx) : plainAttention(node, ctx)),
+  attention_kv: attention,
   silu: elementwise('silu'),
   mul: elementwise('mul'),
   add: elementwise('add'),

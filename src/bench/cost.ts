@@ -78,6 +78,9 @@ export function nodeCost(graph: Graph, node: Node, n: number, pos: number,
       return { flops: 0, bytes: 2 * numel(operand(1), n) * F32, weightBytes: 0 };
     case 'attention':
       return attention(node, operand(1), n, pos);
+    case 'attention_kv': // the two kv_writes, then the attention
+      return addCost({ flops: 0, bytes: 4 * numel(operand(1), n) * F32, weightBytes: 0 },
+        attention(node, operand(3), n, pos));
     case 'silu':
       return elementwise(4, 1);
     case 'mul':

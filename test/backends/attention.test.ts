@@ -18,9 +18,10 @@ const shapes: [string, number, number, number][] = [
   ['3 heads / 1 kv, head 20', 3, 1, 20],
 ];
 
-function graph(heads: number, kvHeads: number, headSize: number): CompileInput {
+function graph(heads: number, kvHeads: number, headSize: number,
+  op: 'attention' | 'attention_kv' = 'attention'): CompileInput {
   const kvWidth = kvHeads * headSize;
-  return opGraph('attention', [heads * headSize, kvWidth, kvWidth], [],
+  return opGraph(op, [heads * headSize, kvWidth, kvWidth], [],
     { n_heads: heads, n_kv_heads: kvHeads }, [[CONTEXT, kvWidth], [CONTEXT, kvWidth]], 7, ROWS);
 }
 
@@ -58,5 +59,11 @@ describe.each(shapes)('%s', (_, heads, kvHeads, headSize) => {
   });
   test.each(['c', 'wasm'])('%s: 2 threads agree with 1 bit for bit', async (backend) => {
     expect(await run(backend, input, { threads: 2 })).toEqual(await run(backend, input));
+  });
+  // what fuse-kv produces, written in the graph: it has only the tiled kernel, fused or not
+  test.each(['ref', 'c', 'wasm'])('attention_kv in the graph, on %s, unfused', async (backend) => {
+    const fused = graph(heads, kvHeads, headSize, 'attention_kv');
+    const got = await run(backend, fused, { fuse: false, threads: 2 });
+    expect(maxDiff(got, expected)).toBeLessThan(1e-5);
   });
 });

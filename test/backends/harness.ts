@@ -52,7 +52,8 @@ export function operandGraph(op: OpKind, specs: Operand[], attrs: Attrs,
     const vc = b.apply('kv_write', [stateIds[1]!, operands[2]!], {}) as number;
     out = b.apply('attention', [operands[0]!, kc, vc], attrs) as number;
   } else {
-    const r = b.apply(op, operands, attrs);
+    // attention_kv takes the caches as its last operands
+    const r = b.apply(op, op === 'attention_kv' ? [...operands, ...stateIds] : operands, attrs);
     if (typeof r !== 'number') throw new Error(r.error);
     out = r;
   }

@@ -358,7 +358,7 @@ const CASES: Case[] = [
     expected: [
       'llama.yaml:69:14: error SPEC201: unknown op `swish` (known ops: embed, rmsnorm, matmul, ' +
         'rope, kv_write, attention, silu, mul, add, layernorm, add_bias, gelu, pos_embed, ' +
-        'slice, scale, softcap, moe, rms_matmul, matmul_add, swiglu_matmul)',
+        'slice, scale, softcap, moe, rms_matmul, matmul_add, swiglu_matmul, attention_kv)',
       ' 69 |     - gate = swish(gate)',
       '    |              ^^^^^',
     ],

@@ -32,12 +32,15 @@ describe('fusion report (stories260K)', () => {
   const report = new FusionReport();
   const fused = runGraphPasses(stories().graph, { report });
 
-  test('per layer 5 normalized matmuls, 1 swiglu and 2 residual adds are fused', () => {
+  test('per layer 5 normalized matmuls, 1 swiglu, 2 residual adds and the cache writes ' +
+    'are fused', () => {
     const count = (pass: string) => report.decisions.filter((d) => d.pass === pass && d.fused)
       .length;
     expect(count('fuse-norm')).toBe(5 * 5);
     expect(count('fuse-swiglu')).toBe(5);
     expect(count('fuse-residual')).toBe(5 * 2);
+    expect(count('fuse-kv')).toBe(5);
+    expect(fused.nodes.filter((n) => n.op === 'kv_write')).toHaveLength(0);
   });
 
   test('the final norm stays: its gain cannot be folded into the tied embedding', () => {
@@ -62,6 +65,19 @@ describe('fusion report (stories260K)', () => {
     expect(r.decisions.find((d) => !d.fused)).toEqual({ pass: 'fuse-norm', fused: false,
       nodes: [`%${norm.id} rmsnorm (h)`], detail: 'it is a graph output' });
   });
+});
+
+test('a cache write whose result something else reads stays, with the reason', () => {
+  const graph = stories().graph;
+  const write = graph.nodes.find((n) => n.op === 'kv_write')!;
+  const r = new FusionReport();
+  const fused = runGraphPasses({ nodes: graph.nodes, outputs: [...graph.outputs, write.id] },
+    { report: r });
+  const declined = r.decisions.filter((d) => d.pass === 'fuse-kv' && !d.fused);
+  expect(declined).toHaveLength(1);
+  // ids in the report are those of the graph the pass saw (earlier passes renumber)
+  expect(declined[0]!.detail).toMatch(/^%\d+ kv_write \(kc\) has 2 readers$/);
+  expect(fused.nodes.filter((n) => n.op === 'attention_kv')).toHaveLength(4);
 });
 
 describe('fused and unfused graphs agree', () => {
