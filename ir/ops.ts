@@ -34,6 +34,8 @@ export type OpKind =
   | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
   | 'matmul_add' // x · wᵀ + residual
   | 'swiglu_matmul' // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
+  | 'matmul_bias' // x · wᵀ + bias
+  | 'rms_matmul_bias' // rmsnorm(x, gain) · wᵀ + bias
   | 'attention_kv'; // kv_write(k_cache, k), kv_write(v_cache, v), then attention over them
 
 export type AttrValue = number | string | boolean;
@@ -120,7 +122,8 @@ function elementwise(op: string): OpInfo {
   };
 }
 
-type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'attention_kv';
+type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'matmul_bias' |
+  'rms_matmul_bias' | 'attention_kv';
 type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
   | 'moe';
 
@@ -407,6 +410,23 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       },
     ]),
   },
+  matmul_bias: {
+    operands: ['x', 'w', 'bias'],
+    attrs: {},
+    infer: ([x, w, bias]) => chain([
+      () => BASE.matmul.infer([x!, w!], {}),
+      (y) => BASE.add_bias.infer([y!, bias!], {}),
+    ]),
+  },
+  rms_matmul_bias: {
+    operands: ['x', 'gain', 'w', 'bias'],
+    attrs: EPS,
+    infer: ([x, gain, w, bias], attrs) => chain([
+      () => BASE.rmsnorm.infer([x!, gain!], attrs),
+      (h) => BASE.matmul.infer([h!, w!], {}),
+      (y) => BASE.add_bias.infer([y!, bias!], {}),
+    ]),
+  },
   attention_kv: {
     // the caches are states, updated in place: rows pos .. pos + seq get k and v
     operands: ['q', 'k', 'v', 'k_cache', 'v_cache'],
@@ -424,6 +444,8 @@ export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   rms_matmul: 'rmsnorm → matmul',
   matmul_add: 'matmul → add',
   swiglu_matmul: 'rmsnorm → matmul (gate), matmul (up) → silu → mul',
+  matmul_bias: 'matmul → add_bias',
+  rms_matmul_bias: 'rmsnorm → matmul → add_bias',
   attention_kv: 'kv_write (k), kv_write (v) → attention',
 };
 

@@ -6,8 +6,8 @@
 //
 // Preconditions: the matmul (plain, not normalized) is read only by this add, and its
 // weight is stored in panels. Adds of two non-matmul values are left alone, silently:
-// there is nothing to fuse them into. A matmul followed by `add_bias` (GPT-2, Qwen2) is a
-// candidate for a bias epilogue that is not implemented; the report says so.
+// there is nothing to fuse them into; so are the residual adds of a biased projection
+// (they read an add_bias, which fuse-bias then moves into the matmul).
 
 import type { Graph, Node } from '../ir/graph.js';
 import type { Replacement } from '../ir/rewrite.js';
@@ -21,11 +21,6 @@ export function fuseResidual(graph: Graph, report: FusionReport): Graph {
   const users = consumers(graph);
   const replacements = new Map<number, Replacement>();
   for (const add of graph.nodes) {
-    const input = graph.nodes[add.inputs[0]!]!;
-    if (add.op === 'add_bias' && (input.op === 'matmul' || input.op === 'rms_matmul')) {
-      report.declined(NAME, [input, add], 'a bias epilogue is not implemented yet (the matmul ' +
-        'writes its output, then add_bias reads it again)');
-    }
     if (add.op !== 'add') continue;
     const [a, b] = add.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
     const mm = b.op === 'matmul' ? b : a.op === 'matmul' ? a : undefined;

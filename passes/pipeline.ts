@@ -5,6 +5,7 @@
 //   fuse-swiglu     gate/up/silu/mul → one kernel; needs fuse-norm's rms_matmuls
 //   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
 //                   FFN's down projection (reading the swiglu result) is a plain matmul
+//   fuse-bias       bias add → epilogue of its matmul (plain or normalized: after fuse-norm)
 //   fuse-kv         the KV-cache writes → the attention kernel that reads the caches
 //   selectLayouts   weight storage orders and encodings (the quant policy); memory planning
 //                   needs their sizes
@@ -19,6 +20,7 @@ import { printGraph } from '../ir/printer.js';
 import type { Target } from '../ir/target.js';
 import { verify } from '../ir/verify.js';
 import { debugLevel } from '../src/env.js';
+import { fuseBias } from './fuse-bias.js';
 import { fuseKv } from './fuse-kv.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
@@ -39,6 +41,7 @@ export const GRAPH_PASSES: readonly GraphPass[] = [
   { name: 'fuse-norm', run: fuseNorm },
   { name: 'fuse-swiglu', run: fuseSwiglu },
   { name: 'fuse-residual', run: fuseResidual },
+  { name: 'fuse-bias', run: fuseBias },
   { name: 'fuse-kv', run: fuseKv },
 ];
 

@@ -240,7 +240,7 @@ describe('smelt compile and inspect', () => {
     const r = smelt('inspect', 'specs/stories260k.yaml', '--print-after-all');
     const headers = r.stdout.split('\n').filter((l) => l.startsWith('# after'));
     expect(headers).toEqual(['# after frontend', '# after fuse-norm', '# after fuse-swiglu',
-      '# after fuse-residual', '# after fuse-kv']);
+      '# after fuse-residual', '# after fuse-bias', '# after fuse-kv']);
   });
 
   test('run --no-fuse gives the same greedy text', () => {

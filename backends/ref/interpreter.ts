@@ -128,6 +128,15 @@ class Interpreter implements Executable {
         const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);
         return k.matmul(h, x(2), seq, n!, kk!);
       }
+      case 'matmul_bias': {
+        const [n, kk] = dims(operand(1));
+        return k.addBias(k.matmul(x(0), x(1), seq, n!, kk!), x(2));
+      }
+      case 'rms_matmul_bias': {
+        const [n, kk] = dims(operand(2));
+        const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);
+        return k.addBias(k.matmul(h, x(2), seq, n!, kk!), x(3));
+      }
       case 'matmul_add': {
         const [n, kk] = dims(operand(1));
         return k.add(k.matmul(x(0), x(1), seq, n!, kk!), x(2));

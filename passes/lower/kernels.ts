@@ -21,7 +21,8 @@ import type { LayoutPlan } from '../layout.js';
 import { attention, headsIndex } from './attention.js';
 import { plainAttention } from './attention-plain.js';
 import { FAMILY_GENERATORS } from './family.js';
-import { packedMatmul } from './matmul.js';
+import type { DOCS } from './matmul.js';
+import { packedMatmul, weightIndex } from './matmul.js';
 import { quantMatmul } from './qmatmul.js';
 import { moe } from './moe.js';
 import { scaledRope } from './rope.js';
@@ -344,7 +345,7 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
 
 /** Fused matmuls exist only over panel-packed weights (the fusion passes make sure). */
 function fusedMatmul(node: Node, ctx: LowerContext): Kernel {
-  const w = node.inputs[node.op === 'matmul_add' ? 1 : 2]!;
+  const w = node.inputs[weightIndex(node.op as keyof typeof DOCS)]!;
   const layout = ctx.layouts.get(w);
   if (!layout || layout.kind === 'rows' || layout.kind === 'heads') {
     throw new InternalError('lower', `%${node.id} ${node.op} needs its weight in panels`);
@@ -376,6 +377,8 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   add: elementwise('add'),
   rms_matmul: fusedMatmul,
   matmul_add: fusedMatmul,
+  matmul_bias: fusedMatmul,
+  rms_matmul_bias: fusedMatmul,
   swiglu_matmul: fusedMatmul,
   ...FAMILY_GENERATORS,
   moe,

@@ -5,6 +5,8 @@
 //                   scale = 1/√(mean(x²)+eps), applied last; the gain is folded into the
 //                   weights at load (selectFolds), or else x[k]·gain[k] is broadcast
 //   matmul_add      out = x · wᵀ + residual            added as the tile is stored
+//   matmul_bias     out = x · wᵀ + bias                (rms_matmul_bias: normalized x) the
+//                   bias vector is added as the tile is stored
 //   swiglu_matmul   out = silu(norm(x)·w_gateᵀ) · (norm(x)·w_upᵀ)   both weights in one tile
 //
 // A panel holds L consecutive output rows interleaved, so one vector load at (panel, k) is
@@ -38,21 +40,27 @@ export interface Plan {
   norm?: number; // eps of a fused rmsnorm prologue
   folded: boolean; // the norm gain is already multiplied into the weights
   residual: boolean;
+  bias: boolean;
   half: boolean; // weights in f16 panels (u8 buffers)
 }
 
 const P = (name: string, out = false, type: KernelParam['type'] = 'f32'): KernelParam =>
   ({ name, type, out });
 
-/** The value one output lane gets from its accumulator(s), with the epilogue applied. */
-export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, residual: KExpr,
-  lanes: number): KExpr {
+/**
+ * The value `lanes` outputs get from their accumulator(s), with the epilogue applied;
+ * `at` is the element of the first of them in the output, `column` its output feature.
+ */
+export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, at: KExpr,
+  column: KExpr, lanes: number): KExpr {
   const scaled = accs.map((a) => (scale ? mul(a, lanes === 1 ? scale : splat(scale, lanes)) : a));
   if (plan.weights.length === 2) {
     const [gate, up] = scaled as [KExpr, KExpr];
     return mul(div(gate, add(float(1), call('exp', sub(float(0), gate)))), up);
   }
-  return plan.residual ? add(scaled[0]!, residual) : scaled[0]!;
+  if (plan.residual) return add(scaled[0]!, load('residual', at, lanes));
+  if (plan.bias) return add(scaled[0]!, load('bias', column, lanes));
+  return scaled[0]!;
 }
 
 /** Stores a panel of outputs for token row `t`; a partial one lane by lane. */
@@ -61,9 +69,9 @@ export function storePanel(plan: Plan, t: KExpr, panel: KExpr, accs: KExpr[],
   const j0 = mul(panel, plan.lanes);
   const at = (l: number) => add(add(mul(t, plan.nOut), j0), l);
   const perLane = (count: number) => [...Array(count).keys()].map((l) => store('out', at(l),
-    epilogue(plan, accs.map((a) => lane(a, l)), scale, load('residual', at(l)), 1)));
-  const vector = [store('out', at(0), epilogue(plan, accs, scale,
-    load('residual', at(0), plan.lanes), plan.lanes), plan.lanes)];
+    epilogue(plan, accs.map((a) => lane(a, l)), scale, at(l), add(j0, l), 1)));
+  const vector = [store('out', at(0), epilogue(plan, accs, scale, at(0), j0, plan.lanes),
+    plan.lanes)];
   const full = plan.nOut - (plan.nOut % plan.lanes);
   if (full === plan.nOut) return vector;
   return [when(j0, '<', int(full), vector, perLane(plan.nOut % plan.lanes))];
@@ -194,29 +202,36 @@ export const DOCS = {
   matmul: 'x · wᵀ',
   rms_matmul: 'rmsnorm(x, gain) · wᵀ',
   matmul_add: 'x · wᵀ + residual',
+  matmul_bias: 'x · wᵀ + bias',
+  rms_matmul_bias: 'rmsnorm(x, gain) · wᵀ + bias',
   swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
 } as const;
+
+/** Operand index of the (first) weight: after x, and after the gain when normalized. */
+export const weightIndex = (op: keyof typeof DOCS): number =>
+  (op === 'matmul' || op === 'matmul_add' || op === 'matmul_bias' ? 1 : 2);
 
 export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
   half = false): Kernel {
   const op = node.op as keyof typeof DOCS;
-  const wIndex = op === 'matmul' || op === 'matmul_add' ? 1 : 2;
+  const wIndex = weightIndex(op);
   const weightIds = node.inputs.slice(wIndex, op === 'swiglu_matmul' ? 4 : wIndex + 1);
-  const folded = op !== 'matmul' && op !== 'matmul_add' && weightIds.every((w) => ctx.folds.has(w));
+  const folded = wIndex === 2 && weightIds.every((w) => ctx.folds.has(w));
   const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
   const plan: Plan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
     residual: op === 'matmul_add',
+    bias: op === 'matmul_bias' || op === 'rms_matmul_bias',
     folded,
     half,
-    ...(op === 'rms_matmul' || op === 'swiglu_matmul' ? { norm: node.attrs.eps as number } : {}),
+    ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
   };
   const { rows } = ctx.target.tile;
   const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
   const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
     ...plan.weights.map((w) => P(w, false, half ? 'u8' : 'f32')),
-    ...(plan.residual ? [P('residual')] : [])];
+    ...(plan.residual ? [P('residual')] : []), ...(plan.bias ? [P('bias')] : [])];
   const eps = plan.norm === undefined ? ''
     : `_eps${plan.norm}`.replace(/[.-]/g, '_') + (folded ? '_folded' : '');
   return {

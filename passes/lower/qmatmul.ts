@@ -28,7 +28,7 @@ import { panelBytes, quantBytes, scaleBytes } from '../../ir/layout.js';
 import { QK } from '../../ir/quant.js';
 import type { LowerContext } from './kernels.js';
 import type { Plan } from './matmul.js';
-import { DOCS, activation, normScale, storePanel } from './matmul.js';
+import { DOCS, activation, normScale, storePanel, weightIndex } from './matmul.js';
 
 interface QPlan extends Plan {
   kind: QuantKind;
@@ -189,14 +189,15 @@ function gemm(q: QPlan, rows: number, cols: number): KStmt {
 export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
   lanes: number): Kernel {
   const op = node.op as keyof typeof DOCS;
-  const wIndex = op === 'matmul' || op === 'matmul_add' ? 1 : 2;
+  const wIndex = weightIndex(op);
   const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
   const layout = { kind, lanes };
   const q: QPlan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
-    residual: op === 'matmul_add', folded: false, half: false,
-    ...(op === 'rms_matmul' || op === 'swiglu_matmul' ? { norm: node.attrs.eps as number } : {}),
+    residual: op === 'matmul_add', bias: op === 'matmul_bias' || op === 'rms_matmul_bias',
+    folded: false, half: false,
+    ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
     kind, blocks: k / QK, int: ctx.quantKernels !== 'float',
     panelBytes: panelBytes(layout, k), scaleBytes: scaleBytes(lanes, k),
     quantBytes: quantBytes(kind, lanes),
@@ -207,7 +208,8 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
   const rows = q.int ? t.rows : Math.max(1, t.rows >> 1);
   const cols = Math.max(1, Math.floor(t.cols / q.weights.length));
   const params = [P('out', 'f32', true), P('x'), ...(q.norm === undefined ? [] : [P('gain')]),
-    ...q.weights.map((w) => P(w, 'u8')), ...(q.residual ? [P('residual')] : [])];
+    ...q.weights.map((w) => P(w, 'u8')), ...(q.residual ? [P('residual')] : []),
+    ...(q.bias ? [P('bias')] : [])];
   const T = ctx.maxTokens;
   const views: KStmt[] = q.int ? [
     { k: 'view', name: 'xq', buf: 'scratch', offset: int(0), type: 'i8' },

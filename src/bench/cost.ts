@@ -70,6 +70,10 @@ export function nodeCost(graph: Graph, node: Node, n: number, pos: number,
       return matmul(operand(0), [2], 3 * numel(operand(0), n), 0);
     case 'matmul_add':
       return matmul(operand(0), [1], out, out * F32);
+    case 'matmul_bias':
+      return matmul(operand(0), [1], out, lastDim(node) * F32);
+    case 'rms_matmul_bias':
+      return matmul(operand(0), [2], 3 * numel(operand(0), n) + out, lastDim(node) * F32);
     case 'swiglu_matmul':
       return matmul(operand(0), [2, 3], 3 * numel(operand(0), n) + 6 * out, 0);
     case 'rope':

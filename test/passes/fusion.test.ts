@@ -110,6 +110,39 @@ describe('fused and unfused graphs agree', () => {
   });
 });
 
+// the families with biases: Qwen2's normalized Q/K/V and GPT-2's layernormed projections
+describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 4, 'matmul_bias']] as const)(
+  'bias epilogues (%s)', (name, perLayer, op) => {
+    const loaded = loadModel(loadSpec(`specs/tiny/${name}.yaml`), { seed: 5 });
+    const layers = Number(loaded.model.env.get('n_layers'));
+    // init gives zero biases (and unit gains): noise makes them count
+    for (const slot of loaded.model.slots) {
+      if (slot.decl.init !== 'zeros' && slot.decl.init !== 'ones') continue;
+      const data = loaded.weights.get(slot.name)!;
+      data.forEach((x, i) => { data[i] = x + Math.sin(i + slot.name.length) * 0.3; });
+    }
+
+    test(`${perLayer} biased projections per layer become ${op}`, () => {
+      const report = new FusionReport();
+      const fused = runGraphPasses(loaded.model.graph, { report });
+      expect(report.decisions.filter((d) => d.pass === 'fuse-bias' && d.fused))
+        .toHaveLength(perLayer * layers);
+      expect(fused.nodes.filter((n) => n.op === op)).toHaveLength(perLayer * layers);
+      expect(fused.nodes.filter((n) => n.op === 'add_bias')).toHaveLength(0);
+    });
+
+    test.each(['c', 'wasm'])('fused and unfused agree on %s', async (backend) => {
+      const steps = async (fuse: boolean) => {
+        const exe = await backendNamed(backend).compile(compileInput(loaded), { threads: 2, fuse });
+        return Float32Array.from([...exe.forward(Int32Array.of(1, 5, 9, 3), 0),
+          ...exe.forward(Int32Array.of(7), 4)]);
+      };
+      const [fused, unfused] = [await steps(true), await steps(false)];
+      const worst = fused.reduce((m, x, i) => Math.max(m, Math.abs(x - unfused[i]!)), 0);
+      expect(worst).toBeLessThan(1e-5 * Math.max(1, ...unfused.map(Math.abs)));
+    });
+  });
+
 describe('a 512-token prefill holds no [seq, ctx] buffer', () => {
   const model = specGraph(loadSpec('specs/stories260k.yaml'));
   const target = TARGETS.avx512;
