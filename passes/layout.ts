@@ -22,7 +22,8 @@
 // per weight name. A quantized choice for a weight whose rows (reduction length) are not
 // whole 32-element blocks falls back to f16, and the report says which weight and why.
 // The gate and up weights of one swiglu_matmul share an encoding (the more precise of the
-// two; noted). The graph is not rewritten; the decision travels beside it to memory planning, lowering and the weight packer.
+// two; noted). The graph is not rewritten; the decision travels beside it to memory
+// planning, lowering and the weight packer.
 //
 // Caches: with tiled attention, the KV caches [context, kv_width] are stored head-major
 // (cacheLayouts), so a task's tile of one kv head is one contiguous run, and the K cache in
