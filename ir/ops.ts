@@ -34,6 +34,8 @@ export type OpKind =
   | 'rms_matmul' // rmsnorm(x, gain) · wᵀ
   | 'matmul_add' // x · wᵀ + residual
   | 'swiglu_matmul' // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
+  | 'rope_table' // cos and sin of the step's RoPE angles, [seq, rot_dims]: a fused rope reads it
+  | 'rms_matmul_rope' // rope(rmsnorm(x, gain) · wᵀ), the angles from a rope_table
   | 'matmul_bias' // x · wᵀ + bias
   | 'rms_matmul_bias' // rmsnorm(x, gain) · wᵀ + bias
   | 'attention_kv'; // kv_write(k_cache, k), kv_write(v_cache, v), then attention over them
@@ -123,7 +125,7 @@ function elementwise(op: string): OpInfo {
 }
 
 type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'matmul_bias' |
-  'rms_matmul_bias' | 'attention_kv';
+  'rms_matmul_bias' | 'rope_table' | 'rms_matmul_rope' | 'attention_kv';
 type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
   | 'moe';
 
@@ -427,6 +429,38 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       (y) => BASE.add_bias.infer([y!, bias!], {}),
     ]),
   },
+  rope_table: {
+    // row t: cos of pair j's angle at position pos + t in column j, its sin in rot/2 + j
+    operands: ['ids'],
+    attrs: { head_size: INT, theta: NUMBER, ...ROPE_ATTRS },
+    infer([ids], attrs) {
+      if (ids!.dtype !== 'i32' || ids!.shape.length !== 1) {
+        return mismatch('rope_table', 'ids', 'an i32 vector [seq]', ids!);
+      }
+      const probe = BASE.rope.infer([{ dtype: 'f32', shape: [ids!.shape[0]!,
+        attrs.head_size as number] }], attrs);
+      if (isShapeError(probe)) return probe;
+      const rot = (attrs.rot_dims as number | undefined) ?? (attrs.head_size as number);
+      return { dtype: 'f32', shape: [ids!.shape[0]!, rot] };
+    },
+  },
+  rms_matmul_rope: {
+    operands: ['x', 'gain', 'w', 'table'],
+    attrs: { eps: POSITIVE, head_size: INT, neox: OPT_BOOL },
+    infer: ([x, gain, w, table], attrs) => chain([
+      () => BASE.rmsnorm.infer([x!, gain!], attrs),
+      (h) => BASE.matmul.infer([h!, w!], {}),
+      (y) => {
+        const hs = attrs.head_size as number;
+        const rot = table!.shape[1];
+        if (table!.dtype !== 'f32' || table!.shape.length !== 2 || typeof rot !== 'number' ||
+          !dimEquals(table!.shape[0]!, y!.shape[0]!)) {
+          return mismatch('rms_matmul_rope', 'table', 'an f32 matrix [seq, rot_dims]', table!);
+        }
+        return BASE.rope.infer([y!], { head_size: hs, theta: 1, rot_dims: rot });
+      },
+    ]),
+  },
   attention_kv: {
     // the caches are states, updated in place: rows pos .. pos + seq get k and v
     operands: ['q', 'k', 'v', 'k_cache', 'v_cache'],
@@ -446,6 +480,7 @@ export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   swiglu_matmul: 'rmsnorm → matmul (gate), matmul (up) → silu → mul',
   matmul_bias: 'matmul → add_bias',
   rms_matmul_bias: 'rmsnorm → matmul → add_bias',
+  rms_matmul_rope: 'rmsnorm → matmul → rope',
   attention_kv: 'kv_write (k), kv_write (v) → attention',
 };
 

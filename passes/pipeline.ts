@@ -6,6 +6,7 @@
 //   fuse-residual   residual add → epilogue of its matmul; after fuse-swiglu, so that the
 //                   FFN's down projection (reading the swiglu result) is a plain matmul
 //   fuse-bias       bias add → epilogue of its matmul (plain or normalized: after fuse-norm)
+//   fuse-rope       rope → epilogue of its normalized projection, angles once per step
 //   fuse-kv         the KV-cache writes → the attention kernel that reads the caches
 //   selectLayouts   weight storage orders and encodings (the quant policy); memory planning
 //                   needs their sizes
@@ -22,6 +23,7 @@ import { verify } from '../ir/verify.js';
 import { debugLevel } from '../src/env.js';
 import { fuseBias } from './fuse-bias.js';
 import { fuseKv } from './fuse-kv.js';
+import { fuseRope } from './fuse-rope.js';
 import { fuseNorm } from './fuse-norm.js';
 import { fuseResidual } from './fuse-residual.js';
 import { fuseSwiglu } from './fuse-swiglu.js';
@@ -42,6 +44,7 @@ export const GRAPH_PASSES: readonly GraphPass[] = [
   { name: 'fuse-swiglu', run: fuseSwiglu },
   { name: 'fuse-residual', run: fuseResidual },
   { name: 'fuse-bias', run: fuseBias },
+  { name: 'fuse-rope', run: fuseRope },
   { name: 'fuse-kv', run: fuseKv },
 ];
 

@@ -231,16 +231,16 @@ describe('smelt compile and inspect', () => {
   test('inspect --fusion lists every kernel and the fusions declined', () => {
     const r = smelt('inspect', 'specs/stories260k.yaml', '--fusion');
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^48 kernels after fusion \(93 graph ops before\):/);
+    expect(r.stdout).toMatch(/^39 kernels after fusion \(93 graph ops before\):/);
     expect(r.stdout).toContain('swiglu_matmul (ffn)            rmsnorm → matmul (gate), matmul');
-    expect(r.stdout).toContain('45 fusions taken, 1 declined:');
+    expect(r.stdout).toContain('55 fusions taken, 1 declined:');
   });
 
   test('inspect --print-after-all prints the IR after the frontend and every pass', () => {
     const r = smelt('inspect', 'specs/stories260k.yaml', '--print-after-all');
     const headers = r.stdout.split('\n').filter((l) => l.startsWith('# after'));
     expect(headers).toEqual(['# after frontend', '# after fuse-norm', '# after fuse-swiglu',
-      '# after fuse-residual', '# after fuse-bias', '# after fuse-kv']);
+      '# after fuse-residual', '# after fuse-bias', '# after fuse-rope', '# after fuse-kv']);
   });
 
   test('run --no-fuse gives the same greedy text', () => {

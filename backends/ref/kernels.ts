@@ -69,6 +69,43 @@ export function rope(x: Float32Array, seq: number, width: number, headSize: numb
   return out;
 }
 
+/** The step's cos and sin per pair: row t holds cos in columns 0..rot/2, sin after them. */
+export function ropeTable(seq: number, r: RopeFrequencies, pos: number): Float32Array {
+  const half = r.rot / 2;
+  const out = new Float32Array(seq * r.rot);
+  for (let t = 0; t < seq; t++) {
+    for (let j = 0; j < half; j++) {
+      const angle = (pos + t) * invFreq(r, j);
+      out[t * r.rot + j] = Math.cos(angle) * r.mscale;
+      out[t * r.rot + half + j] = Math.sin(angle) * r.mscale;
+    }
+  }
+  return out;
+}
+
+/** `rope` with the angles of a ropeTable (a fused projection's epilogue). */
+export function ropeFromTable(x: Float32Array, seq: number, width: number, headSize: number,
+  table: Float32Array, neox: boolean): Float32Array {
+  const out = new Float32Array(x);
+  const rot = table.length / seq;
+  const half = rot / 2;
+  for (let t = 0; t < seq; t++) {
+    for (let h = 0; h < width; h += headSize) {
+      for (let j = 0; j < half; j++) {
+        const c = table[t * rot + j]!;
+        const s = table[t * rot + half + j]!;
+        const a = t * width + h + (neox ? j : 2 * j);
+        const b = a + (neox ? half : 1);
+        const x0 = x[a]!;
+        const x1 = x[b]!;
+        out[a] = x0 * c - x1 * s;
+        out[b] = x0 * s + x1 * c;
+      }
+    }
+  }
+  return out;
+}
+
 export interface AttentionShape {
   seq: number;
   pos: number;

@@ -25,7 +25,7 @@ import type { DOCS } from './matmul.js';
 import { packedMatmul, weightIndex } from './matmul.js';
 import { quantMatmul } from './qmatmul.js';
 import { moe } from './moe.js';
-import { scaledRope } from './rope.js';
+import { ropeTable, scaledRope } from './rope.js';
 import { isPlainRope } from '../../ir/rope.js';
 
 /** What a generator may look at besides its node. */
@@ -379,6 +379,8 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   matmul_add: fusedMatmul,
   matmul_bias: fusedMatmul,
   rms_matmul_bias: fusedMatmul,
+  rms_matmul_rope: fusedMatmul,
+  rope_table: ropeTable,
   swiglu_matmul: fusedMatmul,
   ...FAMILY_GENERATORS,
   moe,

@@ -8,6 +8,8 @@
 //   matmul_bias     out = x · wᵀ + bias                (rms_matmul_bias: normalized x) the
 //                   bias vector is added as the tile is stored
 //   swiglu_matmul   out = silu(norm(x)·w_gateᵀ) · (norm(x)·w_upᵀ)   both weights in one tile
+//   rms_matmul_rope out = rope(norm(x) · wᵀ)           tasks own whole heads, and rotate them
+//                   (from the step's rope_table) once their outputs are stored, in L1
 //
 // A panel holds L consecutive output rows interleaved, so one vector load at (panel, k) is
 // w[j..j+L, k]: broadcast the activation, multiply, accumulate L outputs — no horizontal
@@ -42,6 +44,48 @@ export interface Plan {
   residual: boolean;
   bias: boolean;
   half: boolean; // weights in f16 panels (u8 buffers)
+  /** A RoPE epilogue: heads of headSize, the first `rot` dims turned, NeoX pairing or not. */
+  rope?: { headSize: number; rot: number; neox: boolean };
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
+/**
+ * Panels per task: at least `least`, and with a RoPE epilogue a multiple of the panels that
+ * hold whole heads (lcm(head size, L) outputs), so a task can rotate what it computed.
+ */
+function taskPanels(plan: Plan, least: number): number {
+  if (!plan.rope) return least;
+  const hs = plan.rope.headSize;
+  const whole = hs / gcd(hs, plan.lanes); // lcm(hs, L) / L
+  return whole * Math.ceil(least / whole);
+}
+
+/**
+ * RoPE on the stored outputs of token row `t`, heads h0 .. h1 − 1, with the angles of the
+ * rope_table row t: (a, b) → (a·cos − b·sin, a·sin + b·cos), as the rope kernel turns them.
+ */
+export function rotateHeads(plan: Plan, t: KExpr, h0: KExpr, h1: KExpr): KStmt[] {
+  const { headSize: hs, rot, neox } = plan.rope!;
+  const half = rot / 2;
+  const at = (e: KExpr) => add(add(mul(t, plan.nOut), mul(v('rh'), hs)), e);
+  const [a, b] = neox ? [v('rj'), add(v('rj'), half)]
+    : [mul(v('rj'), 2), add(mul(v('rj'), 2), 1)];
+  return [loop('rh', h0, h1, [loop('rj', 0, half, [
+    local('rc', load('table', add(mul(t, rot), v('rj')))),
+    local('rs', load('table', add(add(mul(t, rot), half), v('rj')))),
+    local('r0', load('out', at(a))),
+    local('r1', load('out', at(b))),
+    store('out', at(a), sub(mul(v('r0'), v('rc')), mul(v('r1'), v('rs')))),
+    store('out', at(b), add(mul(v('r0'), v('rs')), mul(v('r1'), v('rc')))),
+  ])])];
+}
+
+/** Heads from output panel p0 on, over `panels` panels (clipped to the last head). */
+function headsOf(plan: Plan, p0: KExpr, panels: number): [KExpr, KExpr] {
+  const hs = plan.rope!.headSize;
+  const h0 = div(mul(p0, plan.lanes), hs);
+  return [h0, imin(add(h0, (panels * plan.lanes) / hs), int(plan.nOut / hs))];
 }
 
 const P = (name: string, out = false, type: KernelParam['type'] = 'f32'): KernelParam =>
@@ -131,23 +175,30 @@ function matvec(plan: Plan): KStmt {
   sums.forEach((s, wi) => stmts.push(local(sumNames[wi]!, s, 'f32', plan.lanes)));
   stmts.push(...storePanel(plan, int(0), v('p'), sumNames.map(v),
     plan.norm === undefined ? undefined : v('scale')));
-  // a task covers MATVEC_OUTPUTS outputs, so a fused norm is computed once for all of them
-  const group = Math.max(1, Math.floor(MATVEC_OUTPUTS / plan.lanes));
+  // a task covers MATVEC_OUTPUTS outputs (whole heads with RoPE), so a fused norm is
+  // computed once for all of them
+  const group = taskPanels(plan, Math.max(1, Math.floor(MATVEC_OUTPUTS / plan.lanes)));
+  const rotate = (p0: KExpr) => (plan.rope ? rotateHeads(plan, int(0), ...headsOf(plan, p0,
+    group)) : []);
   if (group === 1) {
-    return loop('p', 0, plan.panels, [...normScale(plan, int(0), 'scale'), ...stmts],
-      { parallel: true });
+    return loop('p', 0, plan.panels, [...normScale(plan, int(0), 'scale'), ...stmts,
+      ...rotate(v('p'))], { parallel: true });
   }
   return loop('q', 0, Math.ceil(plan.panels / group), [
     ...normScale(plan, int(0), 'scale'),
     loop('p', mul(v('q'), group), imin(add(mul(v('q'), group), group), int(plan.panels)), stmts),
+    ...rotate(mul(v('q'), group)),
   ], { parallel: true });
 }
 
-/** An R × C register tile (per weight) at token t0 and panel p0. */
-function tile(plan: Plan, rows: number, cols: number, t0: KExpr, p0: KExpr): KStmt[] {
-  const acc = (w: number, r: number, c: number) => `acc${w}_${r}_${c}`;
+/**
+ * An R × C register tile (per weight) at token t0 and panel p0; a fused norm's row scales
+ * `scale<r>` are computed by the caller (once for every tile of a task). `tag` tells the
+ * accumulators of several tiles in one task apart.
+ */
+function tile(plan: Plan, rows: number, cols: number, t0: KExpr, p0: KExpr, tag = ''): KStmt[] {
+  const acc = (w: number, r: number, c: number) => `acc${tag}${w}_${r}_${c}`;
   const stmts: KStmt[] = [];
-  for (let r = 0; r < rows; r++) stmts.push(...normScale(plan, add(t0, r), `scale${r}`));
   plan.weights.forEach((_, wi) => {
     for (let r = 0; r < rows; r++) {
       for (let c = 0; c < cols; c++) {
@@ -182,19 +233,38 @@ function tile(plan: Plan, rows: number, cols: number, t0: KExpr, p0: KExpr): KSt
 }
 
 function gemm(plan: Plan, rows: number, cols: number): KStmt {
-  const blocks = Math.ceil(plan.panels / cols);
-  const lastCols = plan.panels - (blocks - 1) * cols;
+  // a task's block of panels: one register tile wide, or whole heads (RoPE) in tiles
+  const width = taskPanels(plan, cols);
+  const blocks = Math.ceil(plan.panels / width);
+  const lastWidth = plan.panels - (blocks - 1) * width;
+  // `count` tokens from t: the block's register tiles, then the heads' rotation
+  const block = (count: number, t: KExpr, nb: number): KStmt[] => {
+    const stmts: KStmt[] = [];
+    for (let r = 0; r < count; r++) stmts.push(...normScale(plan, add(t, r), `scale${r}`));
+    for (let c0 = 0; c0 < nb; c0 += cols) {
+      stmts.push(...tile(plan, count, Math.min(cols, nb - c0), t, add(v('p0'), c0),
+        c0 === 0 ? '' : `p${c0}_`));
+    }
+    if (plan.rope) {
+      const [h0, h1] = headsOf(plan, v('p0'), nb);
+      for (let r = 0; r < count; r++) stmts.push(...rotateHeads(plan, add(t, r), h0, h1));
+    }
+    return stmts;
+  };
   // the tokens of a task: a full tile of `rows`, or the leftover rows one at a time
-  const tokens = (nc: number): KStmt[] => [
-    when(add(v('t0'), rows), '<=', v('n'), tile(plan, rows, nc, v('t0'), v('p0')),
-      [loop('t', v('t0'), v('n'), tile(plan, 1, nc, v('t'), v('p0')))]),
+  const tokens = (nb: number): KStmt[] => [
+    when(add(v('t0'), rows), '<=', v('n'), block(rows, v('t0'), nb),
+      [loop('t', v('t0'), v('n'), block(1, v('t'), nb))]),
   ];
   const task: KStmt[] = [
-    local('p0', mul(div(v('q'), v('tiles')), cols), 'i32'),
+    local('p0', mul(div(v('q'), v('tiles')), width), 'i32'),
     local('t0', mul(mod(v('q'), v('tiles')), rows), 'i32'),
   ];
-  if (lastCols === cols) task.push(...tokens(cols));
-  else task.push(when(add(v('p0'), cols), '<=', int(plan.panels), tokens(cols), tokens(lastCols)));
+  if (lastWidth === width) task.push(...tokens(width));
+  else {
+    task.push(when(add(v('p0'), width), '<=', int(plan.panels), tokens(width),
+      tokens(lastWidth)));
+  }
   return loop('q', 0, mul(int(blocks), v('tiles')), task, { parallel: true });
 }
 
@@ -204,8 +274,21 @@ export const DOCS = {
   matmul_add: 'x · wᵀ + residual',
   matmul_bias: 'x · wᵀ + bias',
   rms_matmul_bias: 'rmsnorm(x, gain) · wᵀ + bias',
+  rms_matmul_rope: 'rope(rmsnorm(x, gain) · wᵀ)',
   swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
 } as const;
+
+/** The RoPE epilogue of an rms_matmul_rope (the rotated dims are its table's width). */
+export function ropeOf(node: Node, ctx: LowerContext): Pick<Plan, 'rope'> {
+  if (node.op !== 'rms_matmul_rope') return {};
+  const table = ctx.graph.nodes[node.inputs[3]!]!;
+  return { rope: { headSize: node.attrs.head_size as number, rot: table.type.shape[1] as number,
+    neox: node.attrs.neox === true } };
+}
+
+/** The part of a kernel name that tells RoPE epilogues apart. */
+export const ropeName = (plan: Pick<Plan, 'rope'>): string => (plan.rope
+  ? `_rope${plan.rope.headSize}x${plan.rope.rot}${plan.rope.neox ? 'neox' : ''}` : '');
 
 /** Operand index of the (first) weight: after x, and after the gain when normalized. */
 export const weightIndex = (op: keyof typeof DOCS): number =>
@@ -226,16 +309,18 @@ export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
     folded,
     half,
     ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
+    ...ropeOf(node, ctx),
   };
   const { rows } = ctx.target.tile;
   const cols = Math.max(1, Math.floor(ctx.target.tile.cols / plan.weights.length));
   const params = [P('out', true), P('x'), ...(plan.norm === undefined ? [] : [P('gain')]),
     ...plan.weights.map((w) => P(w, false, half ? 'u8' : 'f32')),
-    ...(plan.residual ? [P('residual')] : []), ...(plan.bias ? [P('bias')] : [])];
+    ...(plan.residual ? [P('residual')] : []), ...(plan.bias ? [P('bias')] : []),
+    ...(plan.rope ? [P('table')] : [])];
   const eps = plan.norm === undefined ? ''
     : `_eps${plan.norm}`.replace(/[.-]/g, '_') + (folded ? '_folded' : '');
   return {
-    name: `${op}_${nOut}x${k}${eps}_${half ? 'f16x' : 'panels'}${lanes}`,
+    name: `${op}_${nOut}x${k}${eps}${ropeName(plan)}_${half ? 'f16x' : 'panels'}${lanes}`,
     doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights in ${half ? 'f16 ' : ''}panels ` +
       `of ${lanes}`,
     params,

@@ -28,7 +28,9 @@ import { panelBytes, quantBytes, scaleBytes } from '../../ir/layout.js';
 import { QK } from '../../ir/quant.js';
 import type { LowerContext } from './kernels.js';
 import type { Plan } from './matmul.js';
-import { DOCS, activation, normScale, storePanel, weightIndex } from './matmul.js';
+import {
+  DOCS, activation, normScale, ropeName, ropeOf, rotateHeads, storePanel, weightIndex,
+} from './matmul.js';
 
 interface QPlan extends Plan {
   kind: QuantKind;
@@ -198,6 +200,7 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
     residual: op === 'matmul_add', bias: op === 'matmul_bias' || op === 'rms_matmul_bias',
     folded: false, half: false,
     ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
+    ...ropeOf(node, ctx),
     kind, blocks: k / QK, int: ctx.quantKernels !== 'float',
     panelBytes: panelBytes(layout, k), scaleBytes: scaleBytes(lanes, k),
     quantBytes: quantBytes(kind, lanes),
@@ -209,7 +212,11 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
   const cols = Math.max(1, Math.floor(t.cols / q.weights.length));
   const params = [P('out', 'f32', true), P('x'), ...(q.norm === undefined ? [] : [P('gain')]),
     ...q.weights.map((w) => P(w, 'u8')), ...(q.residual ? [P('residual')] : []),
-    ...(q.bias ? [P('bias')] : [])];
+    ...(q.bias ? [P('bias')] : []), ...(q.rope ? [P('table')] : [])];
+  // RoPE runs after the product here, as a second parallel loop over tokens (the integer
+  // kernels' tasks do not own whole heads)
+  const rope = q.rope ? [loop('rt', 0, v('n'), rotateHeads(q, v('rt'), int(0),
+    int(nOut / q.rope.headSize)), { parallel: true })] : [];
   const T = ctx.maxTokens;
   const views: KStmt[] = q.int ? [
     { k: 'view', name: 'xq', buf: 'scratch', offset: int(0), type: 'i8' },
@@ -221,7 +228,7 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
   const eps = q.norm === undefined ? '' : `_eps${q.norm}`.replace(/[.-]/g, '_');
   const how = q.int ? 'int' : 'float';
   return {
-    name: `${op}_${nOut}x${k}${eps}_${kind}x${lanes}_${how}`,
+    name: `${op}_${nOut}x${k}${eps}${ropeName(q)}_${kind}x${lanes}_${how}`,
     doc: `out[n, ${nOut}] = ${DOCS[op]}, x[n, ${k}], weights ${kind} in panels of ${lanes}, ` +
       `${how} kernels`,
     params: q.int ? [...params, P('scratch', 'f32', true)] : params,
@@ -230,6 +237,6 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
       [matvec(q)], [
         local('tiles', div(add(v('n'), rows - 1), rows), 'i32'),
         gemm(q, rows, cols),
-      ])],
+      ]), ...rope],
   };
 }

@@ -25,6 +25,42 @@ function variant(node: Node): string {
   return text.replace(/[^A-Za-z0-9]/g, '_');
 }
 
+/**
+ * The step's angles for a fused RoPE (rms_matmul_rope): row t holds cos of every pair in
+ * columns 0 .. rot/2 − 1 and sin after them, computed as scaledRope computes them, so the
+ * fused and unfused rotations agree to the bit.
+ */
+export function ropeTable(node: Node): Kernel {
+  const hs = node.attrs.head_size as number;
+  const r = ropeFrequencies(node.attrs);
+  const half = r.rot / 2;
+  const gains: KStmt[] = [loop('j', 0, half, [store('g', v('j'), float(1))])];
+  r.gain.forEach((g, j) => {
+    if (g !== 1) gains.push(store('g', int(j), float(g)));
+  });
+  const trig = (fn: 'cos' | 'sin') => {
+    const value = f32(call(fn, v('angle')));
+    return r.mscale === 1 ? value : mul(value, float(r.mscale));
+  };
+  return {
+    name: `rope_table_${hs}_${String(r.theta).replace(/[.-]/g, '_')}_${variant(node)}`,
+    doc: `out[n, ${r.rot}] = cos | sin of (pos + t) · inv_freq[j], head_size ${hs}, ` +
+      `rot_dims ${r.rot}, theta ${r.theta}`,
+    params: [out(), arg('ids', 'i32')],
+    body: [loop('t', 0, v('n'), [
+      { k: 'array', name: 'g', size: half, zero: false },
+      ...gains,
+      loop('j', 0, half, [
+        local('angle', mul(mul(f64(add(v('pos'), v('t'))),
+          call('pow', float(r.theta), div(f64(sub(0, mul(v('j'), 2))), float(r.rot)))),
+        f64(load('g', v('j')))), 'f64'),
+        store('out', add(mul(v('t'), r.rot), v('j')), trig('cos')),
+        store('out', add(add(mul(v('t'), r.rot), half), v('j')), trig('sin')),
+      ]),
+    ], { parallel: true })],
+  };
+}
+
 export function scaledRope(node: Node): Kernel {
   const width = dim(node, 1);
   const hs = node.attrs.head_size as number;

@@ -70,6 +70,11 @@ export function nodeCost(graph: Graph, node: Node, n: number, pos: number,
       return matmul(operand(0), [2], 3 * numel(operand(0), n), 0);
     case 'matmul_add':
       return matmul(operand(0), [1], out, out * F32);
+    case 'rope_table': // per token and pair: an angle, a cos and a sin
+      return { flops: 20 * out, bytes: out * F32, weightBytes: 0 };
+    case 'rms_matmul_rope': // the rotation reads the table row and turns the output in place
+      return matmul(operand(0), [2], 3 * numel(operand(0), n) + 3 * out,
+        numel(operand(3), n) * F32);
     case 'matmul_bias':
       return matmul(operand(0), [1], out, lastDim(node) * F32);
     case 'rms_matmul_bias':

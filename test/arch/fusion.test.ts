@@ -21,10 +21,13 @@ test('GPT-2: every layernorm before a matmul is reported; no bias add is decline
   expect(count(lines, 'fuse-bias')).toBe(0);
 });
 
-test('Qwen2: only the final norm (tied embedding) is declined; biased q, k, v fuse', () => {
+test('Qwen2: the biased q, k, v fuse; their RoPE is declined, as is the final norm', () => {
   const lines = declined('specs/tiny/qwen2-tiny.yaml');
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^fuse-norm: weight token_embedding has readers other than matmuls/);
+  expect(count(lines, 'fuse-norm: weight token_embedding has readers other than matmuls'))
+    .toBe(1);
+  expect(count(lines, 'fuse-rope: it reads rms_matmul_bias, not a normalized projection'))
+    .toBe(2 * 2);
+  expect(lines).toHaveLength(1 + 2 * 2);
 });
 
 test('Gemma: (1 + weight) norms and the GeGLU gate are reported', () => {

@@ -4,7 +4,9 @@ import { describe, expect, test } from '@jest/globals';
 import { BACKENDS, backendNamed } from '../../backends/index.js';
 import type { Graph } from '../../ir/graph.js';
 import { printGraph } from '../../ir/printer.js';
+import type { Target } from '../../ir/target.js';
 import { TARGETS } from '../../ir/target.js';
+import { overrides } from '../../src/cli/setup.js';
 import { numel } from '../../ir/types.js';
 import { selectLayouts } from '../../passes/layout.js';
 import { planMemory } from '../../passes/memory.js';
@@ -142,6 +144,37 @@ describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 4, 'matmul_bi
       expect(worst).toBeLessThan(1e-5 * Math.max(1, ...unfused.map(Math.abs)));
     });
   });
+
+describe('RoPE epilogues (llama-tiny with 64-wide heads)', () => {
+  // a head is 64 outputs: 4 panels of 16, 8 of 8, 16 of 4 — wider than a register tile
+  // on avx2 (3 panels) and wasm (4), so a task runs several tiles before it rotates
+  const spec = loadSpec('specs/tiny/llama-tiny.yaml');
+  spec.overrides = overrides(spec, ['dim=128', 'n_heads=2', 'n_kv_heads=1', 'hidden_dim=96']);
+  const loaded = loadModel(spec, { seed: 3 });
+
+  test('q and k of every layer take the epilogue; one angle table serves them all', () => {
+    const report = new FusionReport();
+    const fused = runGraphPasses(loaded.model.graph, { report });
+    expect(report.decisions.filter((d) => d.pass === 'fuse-rope' && d.fused)).toHaveLength(4);
+    expect(fused.nodes.filter((n) => n.op === 'rope')).toHaveLength(0);
+    expect(fused.nodes.filter((n) => n.op === 'rope_table')).toHaveLength(1);
+  });
+
+  const variants: [string, string, Target | undefined][] = [['c', 'native', undefined],
+    ['c', 'avx2', TARGETS.avx2], ['c', 'scalar', TARGETS.scalar], ['wasm', 'simd128', undefined]];
+  test.each(variants)('%s %s: fused and unfused agree', async (backend, _, target) => {
+    const steps = async (fuse: boolean) => {
+      const exe = await backendNamed(backend).compile(compileInput(loaded),
+        { threads: 2, fuse, ...(target ? { target } : {}) });
+      // 7 tokens: a partial token tile; then a prefill at pos 7 and a decode step
+      return Float32Array.from([...exe.forward(Int32Array.of(1, 5, 9, 3, 2, 8, 4), 0),
+        ...exe.forward(Int32Array.of(6, 7), 7), ...exe.forward(Int32Array.of(11), 9)]);
+    };
+    const [fused, unfused] = [await steps(true), await steps(false)];
+    const worst = fused.reduce((m, x, i) => Math.max(m, Math.abs(x - unfused[i]!)), 0);
+    expect(worst).toBeLessThan(1e-5 * Math.max(1, ...unfused.map(Math.abs)));
+  });
+});
 
 describe('a 512-token prefill holds no [seq, ctx] buffer', () => {
   const model = specGraph(loadSpec('specs/stories260k.yaml'));
