@@ -5,13 +5,16 @@
 // Per token, the cos/sin table of its position is built once (angles in f64) and every head
 // reuses it. inv_freq[j] = theta^(-2j/rot) · gain[j]: the gains are per-pair constants,
 // stored into a local table by unrolled statements (only those that are not 1), so every
-// scaling family is the same loop. Dims past rot_dims are copied unchanged.
+// scaling family is the same loop. Dims past rot_dims are copied unchanged. `rope_table`
+// (fuse-rope) writes the same angles' cos and sin once per step, for the projections that
+// rotate in their epilogue.
 
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel } from '../../ir/kernel.js';
 import {
   add, call, div, float, int, load, local, loop, mul, store, sub, v,
 } from '../../ir/kernel.js';
+import type { RopeFrequencies } from '../../ir/rope.js';
 import { ropeFrequencies } from '../../ir/rope.js';
 import { arg, dim, out } from './kernels.js';
 
@@ -33,6 +36,25 @@ function variant(node: Node): string {
 export function ropeTable(node: Node): Kernel {
   const hs = node.attrs.head_size as number;
   const r = ropeFrequencies(node.attrs);
+  const row = mul(v('t'), r.rot);
+  return {
+    name: `rope_table_${hs}_${String(r.theta).replace(/[.-]/g, '_')}_${variant(node)}`,
+    doc: `out[n, ${r.rot}] = cos | sin of (pos + t) · inv_freq[j], head_size ${hs}, ` +
+      `rot_dims ${r.rot}, theta ${r.theta}`,
+    params: [out(), arg('ids', 'i32')],
+    body: [loop('t', 0, v('n'), angles(r, (cos, sin) => [
+      store('out', add(row, v('j')), cos),
+      store('out', add(add(row, r.rot / 2), v('j')), sin),
+    ]), { parallel: true })],
+  };
+}
+
+/**
+ * Token t's angle for every pair j, as `(pos + t) · theta^(-2j / rot) · gain[j]` in f64
+ * (the gains: per-pair constants in a local table, only those that are not 1 stored by
+ * unrolled statements), handed to `use` as f32 cos and sin.
+ */
+function angles(r: RopeFrequencies, use: (cos: KExpr, sin: KExpr) => KStmt[]): KStmt[] {
   const half = r.rot / 2;
   const gains: KStmt[] = [loop('j', 0, half, [store('g', v('j'), float(1))])];
   r.gain.forEach((g, j) => {
@@ -42,23 +64,16 @@ export function ropeTable(node: Node): Kernel {
     const value = f32(call(fn, v('angle')));
     return r.mscale === 1 ? value : mul(value, float(r.mscale));
   };
-  return {
-    name: `rope_table_${hs}_${String(r.theta).replace(/[.-]/g, '_')}_${variant(node)}`,
-    doc: `out[n, ${r.rot}] = cos | sin of (pos + t) · inv_freq[j], head_size ${hs}, ` +
-      `rot_dims ${r.rot}, theta ${r.theta}`,
-    params: [out(), arg('ids', 'i32')],
-    body: [loop('t', 0, v('n'), [
-      { k: 'array', name: 'g', size: half, zero: false },
-      ...gains,
-      loop('j', 0, half, [
-        local('angle', mul(mul(f64(add(v('pos'), v('t'))),
-          call('pow', float(r.theta), div(f64(sub(0, mul(v('j'), 2))), float(r.rot)))),
-        f64(load('g', v('j')))), 'f64'),
-        store('out', add(mul(v('t'), r.rot), v('j')), trig('cos')),
-        store('out', add(add(mul(v('t'), r.rot), half), v('j')), trig('sin')),
-      ]),
-    ], { parallel: true })],
-  };
+  return [
+    { k: 'array', name: 'g', size: half, zero: false },
+    ...gains,
+    loop('j', 0, half, [
+      local('angle', mul(mul(f64(add(v('pos'), v('t'))),
+        call('pow', float(r.theta), div(f64(sub(0, mul(v('j'), 2))), float(r.rot)))),
+      f64(load('g', v('j')))), 'f64'),
+      ...use(trig('cos'), trig('sin')),
+    ]),
+  ];
 }
 
 export function scaledRope(node: Node): Kernel {
@@ -67,14 +82,6 @@ export function scaledRope(node: Node): Kernel {
   const r = ropeFrequencies(node.attrs);
   const half = r.rot / 2;
   const at = (e: KExpr) => add(add(mul(v('t'), width), v('h')), e);
-  const gains: KStmt[] = [loop('j', 0, half, [store('g', v('j'), float(1))])];
-  r.gain.forEach((g, j) => {
-    if (g !== 1) gains.push(store('g', int(j), float(g)));
-  });
-  const trig = (fn: 'cos' | 'sin') => {
-    const value = f32(call(fn, v('angle')));
-    return r.mscale === 1 ? value : mul(value, float(r.mscale));
-  };
   const [a, b] = r.neox ? [v('j'), add(v('j'), half)] : [mul(v('j'), 2), add(mul(v('j'), 2), 1)];
   const rotate: KStmt[] = [loop('j', 0, half, [
     local('c', load('cs', v('j'))),
@@ -93,18 +100,10 @@ export function scaledRope(node: Node): Kernel {
       `${hs}, rot_dims ${r.rot}, theta ${r.theta}, scaled frequencies`,
     params: [out(), arg('x')],
     body: [loop('t', 0, v('n'), [
-      // this token's table: angle = (pos + t) · theta^(-2j / rot) · gain[j]
-      { k: 'array', name: 'g', size: half, zero: false },
+      // this token's table
       { k: 'array', name: 'cs', size: half, zero: false },
       { k: 'array', name: 'sn', size: half, zero: false },
-      ...gains,
-      loop('j', 0, half, [
-        local('angle', mul(mul(f64(add(v('pos'), v('t'))),
-          call('pow', float(r.theta), div(f64(sub(0, mul(v('j'), 2))), float(r.rot)))),
-        f64(load('g', v('j')))), 'f64'),
-        store('cs', v('j'), trig('cos')),
-        store('sn', v('j'), trig('sin')),
-      ]),
+      ...angles(r, (cos, sin) => [store('cs', v('j'), cos), store('sn', v('j'), sin)]),
       // rotate every head's pairs; copy the dims past rot_dims
       loop('h', 0, width, rotate, { step: hs }),
     ], { parallel: true })],
