@@ -58,9 +58,13 @@ export class GraphBuilder {
   }
 
   type(id: number): TensorType {
+    return this.node(id).type;
+  }
+
+  node(id: number): Node {
     const node = this.nodes[id];
     if (!node) throw new InternalError('GraphBuilder', `no node %${id}`);
-    return node.type;
+    return node;
   }
 
   finish(outputs: number[]): Graph {

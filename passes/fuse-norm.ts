@@ -51,7 +51,8 @@ function blocker(graph: Graph, users: number[][], norm: Node): string | undefine
     if (!reader) return 'it is a graph output';
     const w = reader.inputs[1]!;
     if (reader.op !== 'matmul' || reader.inputs[0] !== norm.id || !packable(graph, users, w)) {
-      return `reader ${describe(reader)} is not a matmul over a packable weight`;
+      return `reader ${describe(reader)} is not a plain matmul over a packable weight ` +
+        '(the norm becomes the prologue of matmuls only)';
     }
     if (!onlyMatmuls(graph, users, w)) {
       return `weight ${graph.nodes[w]!.name} has readers other than matmuls (the tied ` +

@@ -6,8 +6,9 @@
 //
 // Preconditions: the matmul (plain, not normalized) is read only by this add, and its
 // weight is stored in panels. Adds of two non-matmul values are left alone, silently:
-// there is nothing to fuse them into; so are the residual adds of a biased projection
-// (they read an add_bias, which fuse-bias then moves into the matmul).
+// there is nothing to fuse them into. The residual add of a biased projection (GPT-2's
+// attention and FFN outputs) is declined: fuse-bias takes the bias into the matmul, and
+// there is no epilogue with both a bias and a residual yet.
 
 import type { Graph, Node } from '../ir/graph.js';
 import type { Replacement } from '../ir/rewrite.js';
@@ -23,6 +24,13 @@ export function fuseResidual(graph: Graph, report: FusionReport): Graph {
   for (const add of graph.nodes) {
     if (add.op !== 'add') continue;
     const [a, b] = add.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
+    const biased = [a, b].find((n) => n.op === 'add_bias' &&
+      ['matmul', 'rms_matmul'].includes(graph.nodes[n.inputs[0]!]!.op));
+    if (biased) {
+      report.declined(NAME, [biased, add], 'the add reads a biased projection: fuse-bias ' +
+        'takes the bias into the matmul, and no epilogue adds both a bias and a residual yet');
+      continue;
+    }
     const mm = b.op === 'matmul' ? b : a.op === 'matmul' ? a : undefined;
     if (!mm) continue;
     const residual = mm === b ? a : b;

@@ -1,6 +1,6 @@
 // Every debug knob smelt reads, in one registry. Nothing else reads `process.env`.
 //
-// Each knob has a `SMELT_` name and a one-line doc; `smelt --help-env` prints this table.
+// Each knob has a `SMELT_` name and a one-line doc; `smelt --help` prints this table.
 
 export interface Knob {
   name: string;

@@ -64,7 +64,8 @@ export async function runCommand(specPath: string, flags: RunFlags): Promise<voi
   const prompt = tokenizer ? tokenizer.encode(flags.prompt) : [DEFAULT_BOS];
   checkPromptFits(prompt.length, exe.maxContext); // before any of it is printed
   if (flags.steps > exe.maxContext) {
-    process.stderr.write(`note: the context holds ${exe.maxContext} positions; generation ` +
+    const positions = `${exe.maxContext} position${exe.maxContext === 1 ? '' : 's'}`;
+    process.stderr.write(`note: the context holds ${positions}; generation ` +
       `stops there (--steps ${flags.steps})\n`);
   }
   const utf8 = new TextDecoder('utf-8');

@@ -106,6 +106,50 @@ function resolve(o: Operand, opName: string, scopes: Scope[]): number {
     `${opName}: operand \`${o.name}\` is not defined (in scope: ${nearest(o.name, names)})`, o.loc);
 }
 
+/**
+ * Where a cache operand must come from: kv_write writes a state; attention reads what
+ * kv_writes yield; attention_kv writes and reads states itself.
+ */
+const CACHE_OPERANDS: Readonly<Record<string, { index: number; from: 'state' | 'kv_write';
+  role?: 'K' | 'V' }[]>> = {
+  kv_write: [{ index: 0, from: 'state' }],
+  attention: [{ index: 1, from: 'kv_write', role: 'K' }, { index: 2, from: 'kv_write', role: 'V' }],
+  attention_kv: [{ index: 3, from: 'state', role: 'K' }, { index: 4, from: 'state', role: 'V' }],
+};
+
+/** The K or V role each cache state has taken so far, per graph being built. */
+const cacheRoles = new WeakMap<GraphBuilder, Map<number, 'K' | 'V'>>();
+
+/**
+ * SPEC203 at the operand when a cache operand is not a state (or a kv_write of one), or
+ * when one state would be both a K and a V cache: the caches are stored in different
+ * layouts (docs/architecture.md), so a state plays one role.
+ */
+function checkCaches(b: GraphBuilder, stmt: Statement, opName: string, inputs: number[]) {
+  const roles = cacheRoles.get(b) ?? new Map<number, 'K' | 'V'>();
+  cacheRoles.set(b, roles);
+  for (const { index, from, role } of CACHE_OPERANDS[opName] ?? []) {
+    const operand = OP_TABLE[opName as 'attention'].operands[index];
+    const node = b.node(inputs[index]!);
+    const what = from === 'state' ? 'a state (declared under `layer_states:`)'
+      : 'the result of a kv_write';
+    if (node.op !== from) {
+      throw new SmeltError('SPEC203', `${opName}: operand \`${operand}\` must be ${what}, ` +
+        `got ${article(node.op)} ${node.op} \`${stmt.operands[index]!.name}\``,
+        stmt.operands[index]!.loc);
+    }
+    if (!role) continue;
+    const state = from === 'state' ? node.id : node.inputs[0]!;
+    const had = roles.get(state);
+    if (had !== undefined && had !== role) {
+      throw new SmeltError('SPEC203', `${opName}: state \`${b.node(state).name}\` is already ` +
+        `the ${had} cache of an attention; one state cannot hold both keys and values`,
+        stmt.operands[index]!.loc);
+    }
+    roles.set(state, role);
+  }
+}
+
 /** Adds one statement's node and binds its result in `scopes.values`. */
 function apply(b: GraphBuilder, stmt: Statement, scopes: Scopes, env: Env): void {
   const opName = stmt.op.name;
@@ -119,6 +163,7 @@ function apply(b: GraphBuilder, stmt: Statement, scopes: Scopes, env: Env): void
       `(${info.operands.join(', ')}), got ${stmt.operands.length}`, stmt.op.loc);
   }
   const inputs = stmt.operands.map((o) => resolve(o, opName, scopes.lookup));
+  checkCaches(b, stmt, opName, inputs);
   const result = b.apply(opName, inputs, attrsOf(stmt, opName, env),
     { name: stmt.out.name, loc: stmt.loc });
   if (typeof result !== 'number') {

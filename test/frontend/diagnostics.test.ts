@@ -365,6 +365,28 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a cache operand that is not a kv_write',
+    code: 'SPEC203',
+    arch: ['- att = attention(q, kc, vc,', '- att = attention(q, k, vc,'],
+    expected: [
+      'llama.yaml:62:26: error SPEC203: attention: operand `k_cache` must be the result of a ' +
+        'kv_write, got a rope `k`',
+      ' 62 |     - att = attention(q, k, vc, n_heads=n_heads, n_kv_heads=n_kv_heads)',
+      '    |                          ^',
+    ],
+  },
+  {
+    name: 'one state as both K and V cache',
+    code: 'SPEC203',
+    arch: ['- vc = kv_write(v_cache, v)', '- vc = kv_write(k_cache, v)'],
+    expected: [
+      'llama.yaml:62:30: error SPEC203: attention: state `layers.0.k_cache` is already the K ' +
+        'cache of an attention; one state cannot hold both keys and values',
+      ' 62 |     - att = attention(q, kc, vc, n_heads=n_heads, n_kv_heads=n_kv_heads)',
+      '    |                              ^^',
+    ],
+  },
+  {
     name: 'wrong arity',
     code: 'SPEC202',
     arch: ['- o = matmul(att, wo)', '- o = matmul(att)'],
