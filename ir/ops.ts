@@ -37,6 +37,7 @@ export type OpKind =
   | 'rope_table' // cos and sin of the step's RoPE angles, [seq, rot_dims]: a fused rope reads it
   | 'rms_matmul_rope' // rope(rmsnorm(x, gain) · wᵀ), the angles from a rope_table
   | 'matmul_bias' // x · wᵀ + bias
+  | 'matmul_bias_add' // x · wᵀ + bias + residual
   | 'rms_matmul_bias' // rmsnorm(x, gain) · wᵀ + bias
   | 'attention_kv'; // kv_write(k_cache, k), kv_write(v_cache, v), then attention over them
 
@@ -125,7 +126,7 @@ function elementwise(op: string): OpInfo {
 }
 
 type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'matmul_bias' |
-  'rms_matmul_bias' | 'rope_table' | 'rms_matmul_rope' | 'attention_kv';
+  'matmul_bias_add' | 'rms_matmul_bias' | 'rope_table' | 'rms_matmul_rope' | 'attention_kv';
 type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
   | 'moe';
 
@@ -420,6 +421,15 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       (y) => BASE.add_bias.infer([y!, bias!], {}),
     ]),
   },
+  matmul_bias_add: {
+    operands: ['x', 'w', 'residual', 'bias'],
+    attrs: {},
+    infer: ([x, w, residual, bias]) => chain([
+      () => BASE.matmul.infer([x!, w!], {}),
+      (y) => BASE.add_bias.infer([y!, bias!], {}),
+      (y) => BASE.add.infer([y!, residual!], {}),
+    ]),
+  },
   rms_matmul_bias: {
     operands: ['x', 'gain', 'w', 'bias'],
     attrs: EPS,
@@ -479,6 +489,7 @@ export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   matmul_add: 'matmul → add',
   swiglu_matmul: 'rmsnorm → matmul (gate), matmul (up) → silu → mul',
   matmul_bias: 'matmul → add_bias',
+  matmul_bias_add: 'matmul → add_bias → add',
   rms_matmul_bias: 'rmsnorm → matmul → add_bias',
   rms_matmul_rope: 'rmsnorm → matmul → rope',
   attention_kv: 'kv_write (k), kv_write (v) → attention',

@@ -7,8 +7,7 @@
 // Preconditions: the matmul (plain, not normalized) is read only by this add, and its
 // weight is stored in panels. Adds of two non-matmul values are left alone, silently:
 // there is nothing to fuse them into. The residual add of a biased projection (GPT-2's
-// attention and FFN outputs) is declined: fuse-bias takes the bias into the matmul, and
-// there is no epilogue with both a bias and a residual yet.
+// attention and FFN outputs) takes the bias along: matmul_bias_add.
 
 import type { Graph, Node } from '../ir/graph.js';
 import type { Replacement } from '../ir/rewrite.js';
@@ -25,10 +24,21 @@ export function fuseResidual(graph: Graph, report: FusionReport): Graph {
     if (add.op !== 'add') continue;
     const [a, b] = add.inputs.map((i) => graph.nodes[i]!) as [Node, Node];
     const biased = [a, b].find((n) => n.op === 'add_bias' &&
-      ['matmul', 'rms_matmul'].includes(graph.nodes[n.inputs[0]!]!.op));
+      graph.nodes[n.inputs[0]!]!.op === 'matmul');
     if (biased) {
-      report.declined(NAME, [biased, add], 'the add reads a biased projection: fuse-bias ' +
-        'takes the bias into the matmul, and no epilogue adds both a bias and a residual yet');
+      const mm = graph.nodes[biased.inputs[0]!]!;
+      const residual = biased === b ? a : b;
+      const why = users[biased.id]!.length !== 1 ? 'the biased projection has other readers'
+        : users[mm.id]!.length !== 1 ? 'the matmul has other readers'
+          : !packable(graph, users, mm.inputs[1]!) ? 'the weight is not stored in panels'
+            : undefined;
+      if (why) {
+        report.declined(NAME, [mm, biased, add], why);
+        continue;
+      }
+      replacements.set(add.id, { op: 'matmul_bias_add', inputs: [mm.inputs[0]!, mm.inputs[1]!,
+        residual.id, biased.inputs[1]!], attrs: {} });
+      report.taken(NAME, [mm, biased, add], 'matmul_bias_add');
       continue;
     }
     const mm = b.op === 'matmul' ? b : a.op === 'matmul' ? a : undefined;

@@ -58,6 +58,7 @@ export function isMatmulWeight(op: string, index: number): boolean {
     case 'matmul':
     case 'matmul_add':
     case 'matmul_bias':
+    case 'matmul_bias_add':
       return index === 1;
     case 'rms_matmul':
     case 'rms_matmul_bias':

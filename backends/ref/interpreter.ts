@@ -140,6 +140,10 @@ class Interpreter implements Executable {
         const [n, kk] = dims(operand(1));
         return k.addBias(k.matmul(x(0), x(1), seq, n!, kk!), x(2));
       }
+      case 'matmul_bias_add': {
+        const [n, kk] = dims(operand(1));
+        return k.add(k.addBias(k.matmul(x(0), x(1), seq, n!, kk!), x(3)), x(2));
+      }
       case 'rms_matmul_bias': {
         const [n, kk] = dims(operand(2));
         const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);

@@ -378,6 +378,7 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   rms_matmul: fusedMatmul,
   matmul_add: fusedMatmul,
   matmul_bias: fusedMatmul,
+  matmul_bias_add: fusedMatmul,
   rms_matmul_bias: fusedMatmul,
   rms_matmul_rope: fusedMatmul,
   rope_table: ropeTable,

@@ -102,9 +102,9 @@ export function epilogue(plan: Plan, accs: KExpr[], scale: KExpr | undefined, at
     const [gate, up] = scaled as [KExpr, KExpr];
     return mul(div(gate, add(float(1), call('exp', sub(float(0), gate)))), up);
   }
-  if (plan.residual) return add(scaled[0]!, load('residual', at, lanes));
-  if (plan.bias) return add(scaled[0]!, load('bias', column, lanes));
-  return scaled[0]!;
+  // the bias first, then the residual: the order of the unfused add_bias and add
+  const biased = plan.bias ? add(scaled[0]!, load('bias', column, lanes)) : scaled[0]!;
+  return plan.residual ? add(biased, load('residual', at, lanes)) : biased;
 }
 
 /** Stores a panel of outputs for token row `t`; a partial one lane by lane. */
@@ -273,6 +273,7 @@ export const DOCS = {
   rms_matmul: 'rmsnorm(x, gain) · wᵀ',
   matmul_add: 'x · wᵀ + residual',
   matmul_bias: 'x · wᵀ + bias',
+  matmul_bias_add: 'x · wᵀ + bias + residual',
   rms_matmul_bias: 'rmsnorm(x, gain) · wᵀ + bias',
   rms_matmul_rope: 'rope(rmsnorm(x, gain) · wᵀ)',
   swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
@@ -292,7 +293,7 @@ export const ropeName = (plan: Pick<Plan, 'rope'>): string => (plan.rope
 
 /** Operand index of the (first) weight: after x, and after the gain when normalized. */
 export const weightIndex = (op: keyof typeof DOCS): number =>
-  (op === 'matmul' || op === 'matmul_add' || op === 'matmul_bias' ? 1 : 2);
+  (['matmul', 'matmul_add', 'matmul_bias', 'matmul_bias_add'].includes(op) ? 1 : 2);
 
 export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
   half = false): Kernel {
@@ -304,8 +305,8 @@ export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
   const plan: Plan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
-    residual: op === 'matmul_add',
-    bias: op === 'matmul_bias' || op === 'rms_matmul_bias',
+    residual: op === 'matmul_add' || op === 'matmul_bias_add',
+    bias: op === 'matmul_bias' || op === 'matmul_bias_add' || op === 'rms_matmul_bias',
     folded,
     half,
     ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),

@@ -77,6 +77,8 @@ export function nodeCost(graph: Graph, node: Node, n: number, pos: number,
         numel(operand(3), n) * F32);
     case 'matmul_bias':
       return matmul(operand(0), [1], out, lastDim(node) * F32);
+    case 'matmul_bias_add':
+      return matmul(operand(0), [1], 2 * out, (out + lastDim(node)) * F32);
     case 'rms_matmul_bias':
       return matmul(operand(0), [2], 3 * numel(operand(0), n) + out, lastDim(node) * F32);
     case 'swiglu_matmul':

@@ -15,12 +15,10 @@ function declined(spec: string): string[] {
 const count = (lines: string[], text: string) => lines.filter((l) => l.includes(text)).length;
 
 // (the bias epilogues these families take are counted in test/passes/fusion.test.ts)
-test('GPT-2: every layernorm before a matmul and every biased residual add is reported; ' +
-  'no bias add is declined', () => {
+test('GPT-2: only the layernorms before matmuls are declined, each reported', () => {
   const lines = declined('specs/tiny/gpt2-tiny.yaml');
   expect(count(lines, 'fuse-norm: layernorm has no matmul prologue yet')).toBe(2 * 2 + 1);
-  expect(count(lines, 'fuse-residual: the add reads a biased projection')).toBe(2 * 2);
-  expect(count(lines, 'fuse-bias:')).toBe(0);
+  expect(lines).toHaveLength(2 * 2 + 1);
 });
 
 test('Qwen2: the biased q, k, v fuse; their RoPE is declined, as is the final norm', () => {

@@ -113,7 +113,8 @@ describe('fused and unfused graphs agree', () => {
 });
 
 // the families with biases: Qwen2's normalized Q/K/V and GPT-2's layernormed projections
-describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 4, 'matmul_bias']] as const)(
+// (GPT-2's o and down projections take their residual add too: matmul_bias_add)
+describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 2, 'matmul_bias']] as const)(
   'bias epilogues (%s)', (name, perLayer, op) => {
     const loaded = loadModel(loadSpec(`specs/tiny/${name}.yaml`), { seed: 5 });
     const layers = Number(loaded.model.env.get('n_layers'));
@@ -131,6 +132,9 @@ describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 4, 'matmul_bi
         .toHaveLength(perLayer * layers);
       expect(fused.nodes.filter((n) => n.op === op)).toHaveLength(perLayer * layers);
       expect(fused.nodes.filter((n) => n.op === 'add_bias')).toHaveLength(0);
+      const biasedResiduals = name === 'gpt2-tiny' ? 2 * layers : 0;
+      expect(fused.nodes.filter((n) => n.op === 'matmul_bias_add')).toHaveLength(biasedResiduals);
+      expect(fused.nodes.filter((n) => n.op === 'add')).toHaveLength(0);
     });
 
     test.each(['c', 'wasm'])('fused and unfused agree on %s', async (backend) => {
