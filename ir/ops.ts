@@ -36,6 +36,7 @@ export type OpKind =
   | 'swiglu_matmul' // silu(rmsnorm(x, gain) · w_gateᵀ) * (rmsnorm(x, gain) · w_upᵀ)
   | 'rope_table' // cos and sin of the step's RoPE angles, [seq, rot_dims]: a fused rope reads it
   | 'rms_matmul_rope' // rope(rmsnorm(x, gain) · wᵀ), the angles from a rope_table
+  | 'rms_matmul_bias_rope' // rope(rmsnorm(x, gain) · wᵀ + bias) (Qwen2's q and k)
   | 'matmul_bias' // x · wᵀ + bias
   | 'matmul_bias_add' // x · wᵀ + bias + residual
   | 'rms_matmul_bias' // rmsnorm(x, gain) · wᵀ + bias
@@ -126,7 +127,8 @@ function elementwise(op: string): OpInfo {
 }
 
 type FusedOp = 'rms_matmul' | 'matmul_add' | 'swiglu_matmul' | 'matmul_bias' |
-  'matmul_bias_add' | 'rms_matmul_bias' | 'rope_table' | 'rms_matmul_rope' | 'attention_kv';
+  'matmul_bias_add' | 'rms_matmul_bias' | 'rope_table' | 'rms_matmul_rope' |
+  'rms_matmul_bias_rope' | 'attention_kv';
 type FamilyOp = 'layernorm' | 'add_bias' | 'gelu' | 'pos_embed' | 'slice' | 'scale' | 'softcap'
   | 'moe';
 
@@ -471,6 +473,14 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       },
     ]),
   },
+  rms_matmul_bias_rope: {
+    operands: ['x', 'gain', 'w', 'bias', 'table'],
+    attrs: { eps: POSITIVE, head_size: INT, neox: OPT_BOOL },
+    infer: ([x, gain, w, bias, table], attrs) => chain([
+      () => OP_TABLE.rms_matmul_bias.infer([x!, gain!, w!, bias!], attrs),
+      () => OP_TABLE.rms_matmul_rope.infer([x!, gain!, w!, table!], attrs),
+    ]),
+  },
   attention_kv: {
     // the caches are states, updated in place: rows pos .. pos + seq get k and v
     operands: ['q', 'k', 'v', 'k_cache', 'v_cache'],
@@ -492,6 +502,7 @@ export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   matmul_bias_add: 'matmul → add_bias → add',
   rms_matmul_bias: 'rmsnorm → matmul → add_bias',
   rms_matmul_rope: 'rmsnorm → matmul → rope',
+  rms_matmul_bias_rope: 'rmsnorm → matmul → add_bias → rope',
   attention_kv: 'kv_write (k), kv_write (v) → attention',
 };
 

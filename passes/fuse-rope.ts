@@ -7,9 +7,10 @@
 //
 // One rope_table per distinct set of rope attributes, placed before the first projection
 // that reads it, serves every layer; each projection's tasks own whole heads and turn them
-// once their outputs are stored. Preconditions: the rope reads a normalized projection
-// (rms_matmul) that nothing else reads, whose weight is stored in panels, and the graph has
-// one token input (the table's rows follow it).
+// once their outputs are stored. A biased projection (Qwen2: rms_matmul_bias) becomes
+// rms_matmul_bias_rope, the bias added before the turn. Preconditions: the rope reads a
+// normalized projection that nothing else reads, whose weight is stored in panels, and the
+// graph has one token input (the table's rows follow it).
 
 import type { Graph, Node } from '../ir/graph.js';
 import type { Attrs } from '../ir/ops.js';
@@ -22,8 +23,8 @@ export const NAME = 'fuse-rope';
 
 /** Why `rope`'s producer cannot take it as an epilogue, or undefined when it can. */
 function blocker(graph: Graph, users: number[][], mm: Node): string | undefined {
-  if (mm.op !== 'rms_matmul') {
-    return `it reads ${mm.op}, not a normalized projection (rms_matmul)`;
+  if (mm.op !== 'rms_matmul' && mm.op !== 'rms_matmul_bias') {
+    return `it reads ${mm.op}, not a normalized projection (rms_matmul, rms_matmul_bias)`;
   }
   if (users[mm.id]!.length !== 1) return `the projection has ${users[mm.id]!.length} readers`;
   if (!packable(graph, users, mm.inputs[2]!)) return 'the weight is not stored in panels';
@@ -55,8 +56,9 @@ export function fuseRope(graph: Graph, report: FusionReport): Graph {
     }
     const attrs: Attrs = { eps: mm.attrs.eps!, head_size: rope.attrs.head_size!,
       ...(rope.attrs.neox === true ? { neox: true } : {}) };
-    replacements.set(rope.id, { op: 'rms_matmul_rope', inputs: [...mm.inputs, table], attrs });
-    report.taken(NAME, [mm, rope], 'rms_matmul_rope');
+    const op = mm.op === 'rms_matmul' ? 'rms_matmul_rope' : 'rms_matmul_bias_rope';
+    replacements.set(rope.id, { op, inputs: [...mm.inputs, table], attrs });
+    report.taken(NAME, [mm, rope], op);
   }
   return rewrite(graph, replacements, NAME, insertions);
 }

@@ -63,6 +63,7 @@ export function isMatmulWeight(op: string, index: number): boolean {
     case 'rms_matmul':
     case 'rms_matmul_bias':
     case 'rms_matmul_rope':
+    case 'rms_matmul_bias_rope':
       return index === 2;
     case 'swiglu_matmul':
       return index === 2 || index === 3;
@@ -188,8 +189,8 @@ export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<numb
       // encoded weights (f16, q8_0, q4_0) stay as the checkpoint has them: the kernel
       // applies the gain
       if (isEncoded(layouts.get(input))) gains.set(input, 'no');
-      const normed = ['rms_matmul', 'rms_matmul_bias', 'rms_matmul_rope', 'swiglu_matmul']
-        .includes(node.op) &&
+      const normed = ['rms_matmul', 'rms_matmul_bias', 'rms_matmul_rope', 'rms_matmul_bias_rope',
+        'swiglu_matmul'].includes(node.op) &&
         isMatmulWeight(node.op, i);
       const seen = gains.get(input);
       if (!normed || seen === 'no') {

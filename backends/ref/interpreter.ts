@@ -136,6 +136,12 @@ class Interpreter implements Executable {
         return k.ropeFromTable(k.matmul(h, x(2), seq, n!, kk!), seq, n!,
           node.attrs.head_size as number, x(3), node.attrs.neox === true);
       }
+      case 'rms_matmul_bias_rope': {
+        const [n, kk] = dims(operand(2));
+        const h = k.rmsnorm(x(0), x(1), seq, kk!, node.attrs.eps as number);
+        return k.ropeFromTable(k.addBias(k.matmul(h, x(2), seq, n!, kk!), x(3)), seq, n!,
+          node.attrs.head_size as number, x(4), node.attrs.neox === true);
+      }
       case 'matmul_bias': {
         const [n, kk] = dims(operand(1));
         return k.addBias(k.matmul(x(0), x(1), seq, n!, kk!), x(2));

@@ -381,6 +381,7 @@ export const GENERATORS: Readonly<Record<OpKind, Generator>> = {
   matmul_bias_add: fusedMatmul,
   rms_matmul_bias: fusedMatmul,
   rms_matmul_rope: fusedMatmul,
+  rms_matmul_bias_rope: fusedMatmul,
   rope_table: ropeTable,
   swiglu_matmul: fusedMatmul,
   ...FAMILY_GENERATORS,

@@ -276,13 +276,14 @@ export const DOCS = {
   matmul_bias_add: 'x · wᵀ + bias + residual',
   rms_matmul_bias: 'rmsnorm(x, gain) · wᵀ + bias',
   rms_matmul_rope: 'rope(rmsnorm(x, gain) · wᵀ)',
+  rms_matmul_bias_rope: 'rope(rmsnorm(x, gain) · wᵀ + bias)',
   swiglu_matmul: 'silu(rmsnorm(x, gain) · w_gateᵀ) · (rmsnorm(x, gain) · w_upᵀ)',
 } as const;
 
 /** The RoPE epilogue of an rms_matmul_rope (the rotated dims are its table's width). */
 export function ropeOf(node: Node, ctx: LowerContext): Pick<Plan, 'rope'> {
-  if (node.op !== 'rms_matmul_rope') return {};
-  const table = ctx.graph.nodes[node.inputs[3]!]!;
+  if (node.op !== 'rms_matmul_rope' && node.op !== 'rms_matmul_bias_rope') return {};
+  const table = ctx.graph.nodes[node.inputs[node.inputs.length - 1]!]!;
   return { rope: { headSize: node.attrs.head_size as number, rot: table.type.shape[1] as number,
     neox: node.attrs.neox === true } };
 }
@@ -290,6 +291,10 @@ export function ropeOf(node: Node, ctx: LowerContext): Pick<Plan, 'rope'> {
 /** The part of a kernel name that tells RoPE epilogues apart. */
 export const ropeName = (plan: Pick<Plan, 'rope'>): string => (plan.rope
   ? `_rope${plan.rope.headSize}x${plan.rope.rot}${plan.rope.neox ? 'neox' : ''}` : '');
+
+/** Whether the op adds a bias vector in its epilogue. */
+export const hasBias = (op: string): boolean =>
+  ['matmul_bias', 'matmul_bias_add', 'rms_matmul_bias', 'rms_matmul_bias_rope'].includes(op);
 
 /** Operand index of the (first) weight: after x, and after the gain when normalized. */
 export const weightIndex = (op: keyof typeof DOCS): number =>
@@ -306,7 +311,7 @@ export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
     residual: op === 'matmul_add' || op === 'matmul_bias_add',
-    bias: op === 'matmul_bias' || op === 'matmul_bias_add' || op === 'rms_matmul_bias',
+    bias: hasBias(op),
     folded,
     half,
     ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),

@@ -29,7 +29,7 @@ import { QK } from '../../ir/quant.js';
 import type { LowerContext } from './kernels.js';
 import type { Plan } from './matmul.js';
 import {
-  DOCS, activation, normScale, ropeName, ropeOf, rotateHeads, storePanel, weightIndex,
+  DOCS, activation, hasBias, normScale, ropeName, ropeOf, rotateHeads, storePanel, weightIndex,
 } from './matmul.js';
 
 interface QPlan extends Plan {
@@ -198,7 +198,7 @@ export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
     residual: op === 'matmul_add' || op === 'matmul_bias_add',
-    bias: op === 'matmul_bias' || op === 'matmul_bias_add' || op === 'rms_matmul_bias',
+    bias: hasBias(op),
     folded: false, half: false,
     ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
     ...ropeOf(node, ctx),

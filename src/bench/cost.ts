@@ -75,6 +75,9 @@ export function nodeCost(graph: Graph, node: Node, n: number, pos: number,
     case 'rms_matmul_rope': // the rotation reads the table row and turns the output in place
       return matmul(operand(0), [2], 3 * numel(operand(0), n) + 3 * out,
         numel(operand(3), n) * F32);
+    case 'rms_matmul_bias_rope':
+      return matmul(operand(0), [2], 3 * numel(operand(0), n) + 4 * out,
+        (lastDim(node) + numel(operand(4), n)) * F32);
     case 'matmul_bias':
       return matmul(operand(0), [1], out, lastDim(node) * F32);
     case 'matmul_bias_add':

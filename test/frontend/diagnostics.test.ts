@@ -359,7 +359,8 @@ const CASES: Case[] = [
       'llama.yaml:69:14: error SPEC201: unknown op `swish` (known ops: embed, rmsnorm, matmul, ' +
         'rope, kv_write, attention, silu, mul, add, layernorm, add_bias, gelu, pos_embed, ' +
         'slice, scale, softcap, moe, rms_matmul, matmul_add, swiglu_matmul, matmul_bias, ' +
-        'matmul_bias_add, rms_matmul_bias, rope_table, rms_matmul_rope, attention_kv)',
+        'matmul_bias_add, rms_matmul_bias, rope_table, rms_matmul_rope, rms_matmul_bias_rope, ' +
+        'attention_kv)',
       ' 69 |     - gate = swish(gate)',
       '    |              ^^^^^',
     ],

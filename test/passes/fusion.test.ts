@@ -112,10 +112,15 @@ describe('fused and unfused graphs agree', () => {
   });
 });
 
-// the families with biases: Qwen2's normalized Q/K/V and GPT-2's layernormed projections
-// (GPT-2's o and down projections take their residual add too: matmul_bias_add)
-describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 2, 'matmul_bias']] as const)(
-  'bias epilogues (%s)', (name, perLayer, op) => {
+// the families with biases: Qwen2's normalized Q/K/V (q and k then take their RoPE along)
+// and GPT-2's layernormed projections (o and down then take their residual add along);
+// per layer, the kernels each bias ends up in
+const BIASED = [
+  ['qwen2-tiny', { rms_matmul_bias: 1, rms_matmul_bias_rope: 2 }],
+  ['gpt2-tiny', { matmul_bias: 2, matmul_bias_add: 2 }],
+] as const;
+describe.each(BIASED)(
+  'bias epilogues (%s)', (name, kernels) => {
     const loaded = loadModel(loadSpec(`specs/tiny/${name}.yaml`), { seed: 5 });
     const layers = Number(loaded.model.env.get('n_layers'));
     // init gives zero biases (and unit gains): noise makes them count
@@ -125,16 +130,14 @@ describe.each([['qwen2-tiny', 3, 'rms_matmul_bias'], ['gpt2-tiny', 2, 'matmul_bi
       data.forEach((x, i) => { data[i] = x + Math.sin(i + slot.name.length) * 0.3; });
     }
 
-    test(`${perLayer} biased projections per layer become ${op}`, () => {
-      const report = new FusionReport();
-      const fused = runGraphPasses(loaded.model.graph, { report });
-      expect(report.decisions.filter((d) => d.pass === 'fuse-bias' && d.fused))
-        .toHaveLength(perLayer * layers);
-      expect(fused.nodes.filter((n) => n.op === op)).toHaveLength(perLayer * layers);
-      expect(fused.nodes.filter((n) => n.op === 'add_bias')).toHaveLength(0);
-      const biasedResiduals = name === 'gpt2-tiny' ? 2 * layers : 0;
-      expect(fused.nodes.filter((n) => n.op === 'matmul_bias_add')).toHaveLength(biasedResiduals);
-      expect(fused.nodes.filter((n) => n.op === 'add')).toHaveLength(0);
+    test(`every bias lands in a matmul epilogue: ${JSON.stringify(kernels)} per layer`, () => {
+      const fused = runGraphPasses(loaded.model.graph);
+      for (const [op, perLayer] of Object.entries(kernels)) {
+        expect(fused.nodes.filter((n) => n.op === op)).toHaveLength(perLayer * layers);
+      }
+      for (const op of ['add_bias', 'add', 'rope'] as const) {
+        expect(fused.nodes.filter((n) => n.op === op)).toHaveLength(0);
+      }
     });
 
     test.each(['c', 'wasm'])('fused and unfused agree on %s', async (backend) => {
