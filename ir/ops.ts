@@ -384,8 +384,33 @@ function renamed(r: TensorType | ShapeError, to: string, from = 'w'): TensorType
   return { error: r.error.replace(`operand \`${from}\``, `operand \`${to}\``), operand: to };
 }
 
-export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
-  ...BASE,
+/** Operand names of the base ops that a fused op calls otherwise. */
+const FUSED_NAMES: Readonly<Record<string, string>> = { weight: 'gain', b: 'residual' };
+
+/**
+ * A fused op's shape rule that tells its complaints in its own terms: its name in front,
+ * and its operand names (rmsnorm's `weight` is the fused op's `gain`, add's `b` its
+ * `residual`), so the spec's author reads the op they wrote.
+ */
+function told(op: FusedOp, info: OpInfo): OpInfo {
+  return {
+    ...info,
+    infer(inputs, attrs) {
+      const r = info.infer(inputs, attrs);
+      if (!isShapeError(r)) return r;
+      let { error, operand } = r;
+      const outer = operand === undefined ? undefined : FUSED_NAMES[operand];
+      if (operand !== undefined && outer !== undefined && info.operands.includes(outer)) {
+        error = error.replace(`operand \`${operand}\``, `operand \`${outer}\``)
+          .replace('like operand `a`', 'like the product');
+        operand = outer;
+      }
+      return { error: error.replace(/^\w+:/, `${op}:`), ...(operand ? { operand } : {}) };
+    },
+  };
+}
+
+const FUSED: Readonly<Record<FusedOp, OpInfo>> = {
   rms_matmul: {
     operands: ['x', 'gain', 'w'],
     attrs: EPS,
@@ -477,8 +502,8 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
     operands: ['x', 'gain', 'w', 'bias', 'table'],
     attrs: { eps: POSITIVE, head_size: INT, neox: OPT_BOOL },
     infer: ([x, gain, w, bias, table], attrs) => chain([
-      () => OP_TABLE.rms_matmul_bias.infer([x!, gain!, w!, bias!], attrs),
-      () => OP_TABLE.rms_matmul_rope.infer([x!, gain!, w!, table!], attrs),
+      () => FUSED.rms_matmul_bias.infer([x!, gain!, w!, bias!], attrs),
+      () => FUSED.rms_matmul_rope.infer([x!, gain!, w!, table!], attrs),
     ]),
   },
   attention_kv: {
@@ -491,6 +516,12 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
       () => BASE.attention.infer([q!, kc!, vc!], attrs),
     ]),
   },
+};
+
+export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
+  ...BASE,
+  ...Object.fromEntries(Object.entries(FUSED).map(([op, info]) =>
+    [op, told(op as FusedOp, info)])) as Record<FusedOp, OpInfo>,
 };
 
 /** What each fused op computes, in terms of the ops it replaces (for the fusion report). */

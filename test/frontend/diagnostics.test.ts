@@ -366,6 +366,17 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'a fused op tells its own operand names',
+    code: 'SPEC203',
+    arch: ['- q = matmul(h, wq)', '- q = rms_matmul(x, wk, wq, eps=norm_eps)'],
+    expected: [
+      'llama.yaml:55:25: error SPEC203: rms_matmul: operand `gain` must be f32[64] to match x, ' +
+        'got f32[32, 64]',
+      ' 55 |     - q = rms_matmul(x, wk, wq, eps=norm_eps)',
+      '    |                         ^^',
+    ],
+  },
+  {
     name: 'a cache operand that is not a kv_write',
     code: 'SPEC203',
     arch: ['- att = attention(q, kc, vc,', '- att = attention(q, k, vc,'],
