@@ -524,6 +524,34 @@ export const OP_TABLE: Readonly<Record<OpKind, OpInfo>> = {
     [op, told(op as FusedOp, info)])) as Record<FusedOp, OpInfo>,
 };
 
+/**
+ * The matmul family in one place: which operands are weights (stored in panels), and which
+ * prologue and epilogues each op has. Layout selection, gain folding and the matmul kernels
+ * all read it, so a new fused matmul is one line here.
+ */
+export interface MatmulForm {
+  weights: readonly number[];
+  norm: boolean; // an RMSNorm prologue on x (operand 1 is its gain)
+  bias: boolean;
+  residual: boolean;
+  rope: boolean; // a RoPE epilogue (the last operand is the step's rope_table)
+}
+
+const form = (weights: number[], parts: Partial<MatmulForm> = {}): MatmulForm =>
+  ({ weights, norm: false, bias: false, residual: false, rope: false, ...parts });
+
+export const MATMUL_FORMS: Readonly<Partial<Record<OpKind, MatmulForm>>> = {
+  matmul: form([1]),
+  matmul_add: form([1], { residual: true }),
+  matmul_bias: form([1], { bias: true }),
+  matmul_bias_add: form([1], { bias: true, residual: true }),
+  rms_matmul: form([2], { norm: true }),
+  rms_matmul_bias: form([2], { norm: true, bias: true }),
+  rms_matmul_rope: form([2], { norm: true, rope: true }),
+  rms_matmul_bias_rope: form([2], { norm: true, bias: true, rope: true }),
+  swiglu_matmul: form([2, 3], { norm: true }),
+};
+
 /** What each fused op computes, in terms of the ops it replaces (for the fusion report). */
 export const FUSES: Readonly<Partial<Record<OpKind, string>>> = {
   rms_matmul: 'rmsnorm → matmul',

@@ -34,6 +34,8 @@ import type { Graph, Node } from '../ir/graph.js';
 import type { Layout, QuantPolicy, WeightDType } from '../ir/layout.js';
 import { ROWS, formatLayout } from '../ir/layout.js';
 import { QK } from '../ir/quant.js';
+import type { OpKind } from '../ir/ops.js';
+import { MATMUL_FORMS } from '../ir/ops.js';
 import type { Target } from '../ir/target.js';
 
 export type { QuantPolicy, WeightDType } from '../ir/layout.js';
@@ -53,23 +55,8 @@ export interface LayoutNote {
 }
 
 /** Whether operand `index` of `op` is the weight of a (possibly fused) matmul. */
-export function isMatmulWeight(op: string, index: number): boolean {
-  switch (op) {
-    case 'matmul':
-    case 'matmul_add':
-    case 'matmul_bias':
-    case 'matmul_bias_add':
-      return index === 1;
-    case 'rms_matmul':
-    case 'rms_matmul_bias':
-    case 'rms_matmul_rope':
-    case 'rms_matmul_bias_rope':
-      return index === 2;
-    case 'swiglu_matmul':
-      return index === 2 || index === 3;
-    default:
-      return false;
-  }
+export function isMatmulWeight(op: OpKind, index: number): boolean {
+  return MATMUL_FORMS[op]?.weights.includes(index) ?? false;
 }
 
 const isEncoded = (layout: Layout | undefined) =>
@@ -189,9 +176,7 @@ export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<numb
       // encoded weights (f16, q8_0, q4_0) stay as the checkpoint has them: the kernel
       // applies the gain
       if (isEncoded(layouts.get(input))) gains.set(input, 'no');
-      const normed = ['rms_matmul', 'rms_matmul_bias', 'rms_matmul_rope', 'rms_matmul_bias_rope',
-        'swiglu_matmul'].includes(node.op) &&
-        isMatmulWeight(node.op, i);
+      const normed = MATMUL_FORMS[node.op]?.norm === true && isMatmulWeight(node.op, i);
       const seen = gains.get(input);
       if (!normed || seen === 'no') {
         gains.set(input, 'no');
@@ -216,9 +201,10 @@ export function selectFolds(graph: Graph, layouts: LayoutPlan): ReadonlyMap<numb
 export function cacheLayouts(graph: Graph, target: Target, tiled = true): LayoutPlan {
   const plan = new Map<number, Layout>();
   for (const node of graph.nodes) {
+    // the K and V cache states, each in its place (undefined: not a kv_write's state)
     const caches = node.op === 'attention_kv' ? [node.inputs[3]!, node.inputs[4]!]
       : node.op === 'attention' && tiled ? [node.inputs[1]!, node.inputs[2]!]
-        .map((id) => graph.nodes[id]!).filter((w) => w.op === 'kv_write').map((w) => w.inputs[0]!)
+        .map((id) => graph.nodes[id]!).map((w) => (w.op === 'kv_write' ? w.inputs[0] : undefined))
         : [];
     if (caches.length === 0) continue;
     const size = (node.type.shape[1] as number) / (node.attrs.n_heads as number);

@@ -21,8 +21,7 @@ import type { LayoutPlan } from '../layout.js';
 import { attention, headsIndex } from './attention.js';
 import { plainAttention } from './attention-plain.js';
 import { FAMILY_GENERATORS } from './family.js';
-import type { DOCS } from './matmul.js';
-import { packedMatmul, weightIndex } from './matmul.js';
+import { formOf, packedMatmul } from './matmul.js';
 import { quantMatmul } from './qmatmul.js';
 import { moe } from './moe.js';
 import { ropeTable, scaledRope } from './rope.js';
@@ -345,7 +344,7 @@ function elementwise(name: 'silu' | 'mul' | 'add') {
 
 /** Fused matmuls exist only over panel-packed weights (the fusion passes make sure). */
 function fusedMatmul(node: Node, ctx: LowerContext): Kernel {
-  const w = node.inputs[weightIndex(node.op as keyof typeof DOCS)]!;
+  const w = node.inputs[formOf(node).weights[0]!]!;
   const layout = ctx.layouts.get(w);
   if (!layout || layout.kind === 'rows' || layout.kind === 'heads') {
     throw new InternalError('lower', `%${node.id} ${node.op} needs its weight in panels`);

@@ -22,8 +22,11 @@
 // Weights in f16 panels run the same loops, each weight vector converted to f32 as loaded;
 // quantized panels (q8_0, q4_0) have their own kernels (qmatmul.ts) sharing the epilogue.
 
+import { InternalError } from '../../ir/diagnostics.js';
 import type { Node } from '../../ir/graph.js';
 import type { KExpr, KStmt, Kernel, KernelParam } from '../../ir/kernel.js';
+import type { MatmulForm } from '../../ir/ops.js';
+import { MATMUL_FORMS } from '../../ir/ops.js';
 import {
   add, call, div, float, hsum, imin, int, lane, load, local, loop, mod, mul, set, splat, store,
   sub, v, when,
@@ -282,7 +285,7 @@ export const DOCS = {
 
 /** The RoPE epilogue of an rms_matmul_rope (the rotated dims are its table's width). */
 export function ropeOf(node: Node, ctx: LowerContext): Pick<Plan, 'rope'> {
-  if (node.op !== 'rms_matmul_rope' && node.op !== 'rms_matmul_bias_rope') return {};
+  if (!formOf(node).rope) return {};
   const table = ctx.graph.nodes[node.inputs[node.inputs.length - 1]!]!;
   return { rope: { headSize: node.attrs.head_size as number, rot: table.type.shape[1] as number,
     neox: node.attrs.neox === true } };
@@ -292,29 +295,28 @@ export function ropeOf(node: Node, ctx: LowerContext): Pick<Plan, 'rope'> {
 export const ropeName = (plan: Pick<Plan, 'rope'>): string => (plan.rope
   ? `_rope${plan.rope.headSize}x${plan.rope.rot}${plan.rope.neox ? 'neox' : ''}` : '');
 
-/** Whether the op adds a bias vector in its epilogue. */
-export const hasBias = (op: string): boolean =>
-  ['matmul_bias', 'matmul_bias_add', 'rms_matmul_bias', 'rms_matmul_bias_rope'].includes(op);
-
-/** Operand index of the (first) weight: after x, and after the gain when normalized. */
-export const weightIndex = (op: keyof typeof DOCS): number =>
-  (['matmul', 'matmul_add', 'matmul_bias', 'matmul_bias_add'].includes(op) ? 1 : 2);
+/** The form of a matmul-family node (ir/ops.ts MATMUL_FORMS). */
+export function formOf(node: Node): MatmulForm {
+  const form = MATMUL_FORMS[node.op];
+  if (!form) throw new InternalError('lower', `%${node.id} ${node.op} is not a matmul`);
+  return form;
+}
 
 export function packedMatmul(node: Node, ctx: LowerContext, lanes: number,
   half = false): Kernel {
   const op = node.op as keyof typeof DOCS;
-  const wIndex = weightIndex(op);
-  const weightIds = node.inputs.slice(wIndex, op === 'swiglu_matmul' ? 4 : wIndex + 1);
-  const folded = wIndex === 2 && weightIds.every((w) => ctx.folds.has(w));
-  const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
+  const form = formOf(node);
+  const weightIds = form.weights.map((i) => node.inputs[i]!);
+  const folded = form.norm && weightIds.every((w) => ctx.folds.has(w));
+  const [nOut, k] = ctx.graph.nodes[weightIds[0]!]!.type.shape as [number, number];
   const plan: Plan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
-    residual: op === 'matmul_add' || op === 'matmul_bias_add',
-    bias: hasBias(op),
+    residual: form.residual,
+    bias: form.bias,
     folded,
     half,
-    ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
+    ...(form.norm ? { norm: node.attrs.eps as number } : {}),
     ...ropeOf(node, ctx),
   };
   const { rows } = ctx.target.tile;

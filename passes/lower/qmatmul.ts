@@ -29,7 +29,7 @@ import { QK } from '../../ir/quant.js';
 import type { LowerContext } from './kernels.js';
 import type { Plan } from './matmul.js';
 import {
-  DOCS, activation, hasBias, normScale, ropeName, ropeOf, rotateHeads, storePanel, weightIndex,
+  DOCS, activation, formOf, normScale, ropeName, ropeOf, rotateHeads, storePanel,
 } from './matmul.js';
 
 interface QPlan extends Plan {
@@ -191,16 +191,17 @@ function gemm(q: QPlan, rows: number, cols: number): KStmt {
 export function quantMatmul(node: Node, ctx: LowerContext, kind: QuantKind,
   lanes: number): Kernel {
   const op = node.op as keyof typeof DOCS;
-  const wIndex = weightIndex(op);
-  const [nOut, k] = ctx.graph.nodes[node.inputs[wIndex]!]!.type.shape as [number, number];
+  const form = formOf(node);
+  const [nOut, k] = ctx.graph.nodes[node.inputs[form.weights[0]!]!]!.type.shape as
+    [number, number];
   const layout = { kind, lanes };
   const q: QPlan = {
     nOut, k, lanes, panels: Math.ceil(nOut / lanes),
     weights: op === 'swiglu_matmul' ? ['w_gate', 'w_up'] : ['w'],
-    residual: op === 'matmul_add' || op === 'matmul_bias_add',
-    bias: hasBias(op),
+    residual: form.residual,
+    bias: form.bias,
     folded: false, half: false,
-    ...(wIndex === 2 ? { norm: node.attrs.eps as number } : {}),
+    ...(form.norm ? { norm: node.attrs.eps as number } : {}),
     ...ropeOf(node, ctx),
     kind, blocks: k / QK, int: ctx.quantKernels !== 'float',
     panelBytes: panelBytes(layout, k), scaleBytes: scaleBytes(lanes, k),
